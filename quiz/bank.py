@@ -1,0 +1,542 @@
+"""The question bank: YAML files in, validated frozen Question objects out.
+
+Every problem is reported with its file, line and question id, all of a file's problems at once, so an
+author fixes a file in one pass. The built-in bank ships with the package; users add files or folders with
+``--bank`` and ``TORCHPREP_BANKS``. A broken user file is left out whole and reported; it never hides or
+changes a built-in question.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from quiz import paths, topics
+from quiz.errors import BankError, BankProblem
+
+SUPPORTED_FORMAT = 1
+QUESTION_TYPES = ("choice", "multi", "output", "bug", "open")
+FILE_KEYS = {"format_version", "topic", "questions"}
+QUESTION_KEYS = {
+    "id", "type", "topic", "difficulty", "tags", "prompt", "code", "choices", "answer", "key_points",
+    "model_answer", "explanation", "hints", "references", "source", "verify",
+}
+CHOICE_KEYS = {"text", "correct", "why"}
+# Fields that only make sense for some types; anywhere else they are a mistake, not a harmless extra.
+TYPE_ONLY = {"choices": {"choice", "multi"}, "answer": {"output", "bug"},
+             "key_points": {"open"}, "model_answer": {"open"}}
+TYPE_REQUIRES = {"choice": ("choices",), "multi": ("choices",), "output": ("code", "answer"),
+                 "bug": ("code", "answer"), "open": ("key_points", "model_answer")}
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANG_PATTERN = re.compile(r"^[a-z]{2}(?:-[A-Za-z]{2,4})?$")
+KEY_POINTS_RANGE = (3, 7)
+
+Text = Mapping[str, str]  # language code -> text; "en" always present
+
+
+def localize(text: Text | None, lang: str) -> str:
+    """The text in ``lang``, falling back to English for a text not translated yet."""
+    if not text:
+        return ""
+    return text.get(lang) or text["en"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    text: Text
+    correct: bool
+    why: Text | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str
+    topic: str
+    difficulty: int
+    prompt: Text
+    explanation: Text
+    tags: tuple[str, ...] = ()
+    code: str | None = None
+    choices: tuple[Choice, ...] = ()
+    output: str | None = None  # the exact printed output, for `output` questions
+    bug_lines: tuple[int, ...] = ()  # the wrong lines of `code`, for `bug` questions
+    key_points: tuple[Text, ...] = ()
+    model_answer: Text | None = None
+    hints: tuple[Text, ...] = ()
+    references: tuple[str, ...] = ()
+    source: str | None = None
+    verify: str | None = None
+    file: str = ""
+    line: int = 0
+
+    def texts(self) -> Iterable[Text]:
+        """Every translatable text of the question, for language coverage."""
+        yield self.prompt
+        yield self.explanation
+        for choice in self.choices:
+            yield choice.text
+            if choice.why:
+                yield choice.why
+        yield from self.key_points
+        if self.model_answer:
+            yield self.model_answer
+        yield from self.hints
+
+
+@dataclass(frozen=True)
+class Bank:
+    questions: tuple[Question, ...]
+    problems: tuple[BankProblem, ...] = ()  # from user files that were left out
+    files: tuple[str, ...] = field(default=())
+
+    def by_id(self) -> dict[str, Question]:
+        return {question.id: question for question in self.questions}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading one file
+
+
+class _FileChecker:
+    """Validates one parsed file against the format, collecting problems with their lines."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[BankProblem] = []
+
+    def problem(self, line: int | None, question_id: str | None, message: str) -> None:
+        self.problems.append(BankProblem(self.file, line, question_id, message))
+
+
+def _line(node: yaml.Node | None) -> int | None:
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _mapping_nodes(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """key -> (key node, value node) for a mapping node; the first of a repeated key wins for lines."""
+    result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            result.setdefault(str(key_node.value), (key_node, value_node))
+    return result
+
+
+def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
+    seen: Counter[str] = Counter()
+    repeats = []
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            seen[str(key_node.value)] += 1
+            if seen[str(key_node.value)] == 2:
+                repeats.append((str(key_node.value), _line(key_node)))
+    return repeats
+
+
+def _text(value: object) -> tuple[Text | None, str | None]:
+    """A text field as a language mapping, or the reason it is not one."""
+    if isinstance(value, str):
+        return ({"en": value} if value.strip() else None), ("is empty" if not value.strip() else None)
+    if isinstance(value, Mapping):
+        if "en" not in value:
+            return None, "needs an 'en' text (other languages are optional)"
+        for lang, text in value.items():
+            if not isinstance(lang, str) or not LANG_PATTERN.match(lang):
+                return None, f"has {lang!r}, which is not a language code such as en or zh"
+            if not isinstance(text, str) or not text.strip():
+                return None, f"has an empty or non-text {lang!r} entry"
+        return {str(lang): str(text).strip("\n") for lang, text in value.items()}, None
+    return None, f"must be text or a mapping like {{en: ..., zh: ...}}, not {type(value).__name__}"
+
+
+def _type_name(value: object) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", int: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__)
+
+
+def _check_question(
+    raw: object, node: yaml.Node, default_topic: str | None, checker: _FileChecker
+) -> Question | None:
+    line = _line(node)
+    if not isinstance(raw, dict):
+        checker.problem(line, None, f"each question must be a mapping of fields, not {_type_name(raw)}")
+        return None
+    nodes = _mapping_nodes(node)
+    raw_id = raw.get("id")
+    qid = raw_id if isinstance(raw_id, str) else None
+    before = len(checker.problems)
+
+    def at(key: str) -> int | None:
+        return _line(nodes[key][1]) if key in nodes else line
+
+    def bad(key: str, message: str) -> None:
+        checker.problem(at(key), qid, message)
+
+    for key, key_line in _repeated_keys(node):
+        checker.problem(key_line, qid, f"field '{key}' is given twice")
+    for key in raw:
+        if key not in QUESTION_KEYS:
+            hint = _closest(str(key), QUESTION_KEYS)
+            checker.problem(_line(nodes[str(key)][0]) if str(key) in nodes else line, qid,
+                            f"unknown field '{key}'" + (f": did you mean '{hint}'?" if hint else ""))
+
+    if raw_id is None:
+        bad("id", "missing required field 'id'")
+    elif not isinstance(raw_id, str) or not ID_PATTERN.match(raw_id):
+        bad("id", f"id {raw_id!r} must be kebab-case: lower-case letters, digits and single hyphens")
+
+    qtype = raw.get("type")
+    if qtype is None:
+        bad("type", "missing required field 'type'")
+    elif qtype not in QUESTION_TYPES:
+        bad("type", f"unknown type {qtype!r}: use one of {', '.join(QUESTION_TYPES)}")
+        qtype = None
+
+    topic = raw.get("topic", default_topic)
+    if topic is None:
+        bad("topic", "missing 'topic' (give it here or as the file's default topic)")
+    elif not isinstance(topic, str) or topic not in topics.TOPIC_SLUGS:
+        guess = topics.closest(str(topic))
+        suggestion = f": did you mean '{guess}'?" if guess else f": use one of {', '.join(topics.TOPIC_SLUGS)}"
+        bad("topic", f"unknown topic {topic!r}{suggestion}")
+
+    difficulty = raw.get("difficulty")
+    if difficulty is None:
+        bad("difficulty", "missing required field 'difficulty' (1 easy, 2 medium, 3 hard)")
+    elif isinstance(difficulty, bool) or difficulty not in (1, 2, 3):
+        bad("difficulty", f"difficulty must be 1, 2 or 3, not {difficulty!r}")
+
+    texts: dict[str, Text | None] = {}
+    for key in ("prompt", "explanation", "model_answer"):
+        if key in raw:
+            texts[key], why = _text(raw[key])
+            if why:
+                bad(key, f"'{key}' {why}")
+    for key in ("prompt", "explanation"):
+        if key not in raw:
+            bad(key, f"missing required field '{key}'")
+
+    def text_list(key: str) -> tuple[Text, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            bad(key, f"'{key}' must be a list, not {_type_name(value)}")
+            return ()
+        result = []
+        for index, item in enumerate(value, 1):
+            text, why = _text(item)
+            if why:
+                bad(key, f"'{key}' item {index} {why}")
+            elif text:
+                result.append(text)
+        return tuple(result)
+
+    def str_list(key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            bad(key, f"'{key}' must be a list of text items")
+            return ()
+        return tuple(value)
+
+    tags = str_list("tags")
+    hints = text_list("hints")
+    references = str_list("references")
+    for reference in references:
+        if not reference.startswith(("https://", "http://")):
+            bad("references", f"reference {reference!r} must be a web address (https://...)")
+
+    for key in ("code", "verify", "source"):
+        if key in raw and not isinstance(raw[key], str):
+            bad(key, f"'{key}' must be text, not {_type_name(raw[key])}")
+    code = raw.get("code") if isinstance(raw.get("code"), str) else None
+    verify = raw.get("verify") if isinstance(raw.get("verify"), str) else None
+    for key, source in (("verify", verify), ("code", code if qtype == "output" else None)):
+        if source is not None:
+            try:
+                compile(source, f"<{key}>", "exec")
+            except SyntaxError as error:
+                bad(key, f"'{key}' is not valid Python (its line {error.lineno}: {error.msg})")
+
+    if qtype:
+        for key, allowed in TYPE_ONLY.items():
+            if key in raw and qtype not in allowed:
+                bad(key, f"'{key}' belongs to {'/'.join(sorted(allowed))} questions, not to '{qtype}'")
+        for key in TYPE_REQUIRES[qtype]:
+            if key not in raw:
+                bad(key, f"a '{qtype}' question needs '{key}'")
+
+    choices: tuple[Choice, ...] = ()
+    if qtype in ("choice", "multi") and "choices" in raw:
+        choices = _check_choices(raw, qtype, bad, nodes, lambda at_line, message: checker.problem(at_line, qid, message))
+
+    output: str | None = None
+    bug_lines: tuple[int, ...] = ()
+    answer = raw.get("answer")
+    if qtype == "output" and "answer" in raw:
+        if not isinstance(answer, str):
+            bad("answer", f"the answer of an output question must be text (quote it or use a |- block), "
+                          f"not {_type_name(answer)}")
+        else:
+            output = answer
+    elif qtype == "bug" and "answer" in raw:
+        if not isinstance(answer, list) or not answer or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in answer
+        ):
+            bad("answer", "the answer of a bug question must be a list of line numbers, e.g. [3] or [2, 5]")
+        else:
+            count = len(code.splitlines()) if code else 0
+            outside = [n for n in answer if not 1 <= n <= count]
+            if outside:
+                bad("answer", f"bug line(s) {outside} are outside the code, which has {count} lines")
+            elif len(set(answer)) != len(answer):
+                bad("answer", "a bug line is listed twice")
+            else:
+                bug_lines = tuple(sorted(answer))
+
+    key_points: tuple[Text, ...] = ()
+    if qtype == "open" and "key_points" in raw:
+        key_points = text_list("key_points")
+        low, high = KEY_POINTS_RANGE
+        if isinstance(raw["key_points"], list) and not low <= len(raw["key_points"]) <= high:
+            bad("key_points", f"an open question needs {low} to {high} key points, not {len(raw['key_points'])}")
+
+    if len(checker.problems) > before or qid is None or qtype is None:
+        return None
+    return Question(
+        id=qid, type=qtype, topic=topic, difficulty=difficulty, prompt=texts["prompt"],
+        explanation=texts["explanation"], tags=tags, code=code, choices=choices, output=output,
+        bug_lines=bug_lines, key_points=key_points, model_answer=texts.get("model_answer"), hints=hints,
+        references=references, source=raw.get("source"), verify=verify, file=checker.file, line=line or 0,
+    )
+
+
+def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choice, ...]:
+    value = raw["choices"]
+    if not isinstance(value, list) or len(value) < 2:
+        bad("choices", "'choices' must be a list of at least two choices")
+        return ()
+    list_node = nodes["choices"][1]
+    item_nodes = list_node.value if isinstance(list_node, yaml.SequenceNode) else [list_node] * len(value)
+    choices = []
+    for index, (item, node) in enumerate(zip(value, item_nodes), 1):
+        line = _line(node)
+        where = f"choice {index}"
+        if not isinstance(item, dict):
+            problem_at(line, f"{where} must be a mapping with 'text' and 'correct'")
+            continue
+        unknown = set(item) - CHOICE_KEYS
+        if unknown:
+            problem_at(line, f"{where} has unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        text, text_problem = _text(item.get("text"))
+        if "text" not in item:
+            problem_at(line, f"{where} is missing 'text'")
+        elif text_problem:
+            problem_at(line, f"{where} 'text' {text_problem}")
+        correct = item.get("correct")
+        if not isinstance(correct, bool):
+            problem_at(line, f"{where} needs 'correct: true' or 'correct: false'")
+        why = None
+        if "why" in item:
+            why, why_problem = _text(item["why"])
+            if why_problem:
+                problem_at(line, f"{where} 'why' {why_problem}")
+        if text and isinstance(correct, bool):
+            choices.append(Choice(text=text, correct=correct, why=why))
+    if len(choices) == len(value):
+        right = sum(choice.correct for choice in choices)
+        if qtype == "choice" and right != 1:
+            bad("choices", f"a 'choice' question needs exactly one correct choice, not {right}")
+        if qtype == "multi" and right == 0:
+            bad("choices", "a 'multi' question needs at least one correct choice")
+    return tuple(choices)
+
+
+def _closest(name: str, options: Iterable[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(options), n=1, cutoff=0.7)
+    return matches[0] if matches else None
+
+
+def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
+    """The valid questions of one file and every problem found in it."""
+    file = str(path)
+    checker = _FileChecker(file)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        checker.problem(None, None, f"cannot read the file: {error}")
+        return [], checker.problems
+    try:
+        document = yaml.compose(source, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(source)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        reason = getattr(error, "problem", None) or str(error)
+        checker.problem(mark.line + 1 if mark else None, None, f"invalid YAML: {reason}")
+        return [], checker.problems
+    if not isinstance(data, dict) or document is None:
+        checker.problem(1, None, "a bank file must be a mapping with format_version and questions")
+        return [], checker.problems
+    nodes = _mapping_nodes(document)
+    for key in data:
+        if key not in FILE_KEYS:
+            checker.problem(_line(nodes[str(key)][0]) if str(key) in nodes else 1, None,
+                            f"unknown top-level field '{key}': a file has format_version, topic, questions")
+    version = data.get("format_version")
+    if version is None:
+        checker.problem(1, None, f"missing 'format_version' (this torchprep reads format_version {SUPPORTED_FORMAT})")
+        return [], checker.problems
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        checker.problem(_line(nodes["format_version"][1]), None, f"format_version must be a whole number, not {version!r}")
+        return [], checker.problems
+    if version > SUPPORTED_FORMAT:
+        checker.problem(_line(nodes["format_version"][1]), None,
+                        f"written for a newer torchprep (format_version {version}; this one reads up to "
+                        f"{SUPPORTED_FORMAT}): upgrade torchprep to use this file")
+        return [], checker.problems
+    default_topic = data.get("topic")
+    if default_topic is not None and default_topic not in topics.TOPIC_SLUGS:
+        guess = topics.closest(str(default_topic))
+        checker.problem(_line(nodes["topic"][1]), None, f"unknown topic {default_topic!r}"
+                        + (f": did you mean '{guess}'?" if guess else f": use one of {', '.join(topics.TOPIC_SLUGS)}"))
+        default_topic = None
+    questions_raw = data.get("questions")
+    if not isinstance(questions_raw, list):
+        line = _line(nodes["questions"][1]) if "questions" in nodes else 1
+        checker.problem(line, None, "'questions' must be a list of questions")
+        return [], checker.problems
+    question_nodes = nodes["questions"][1].value
+    questions: list[Question] = []
+    seen: dict[str, int] = {}
+    for raw, node in zip(questions_raw, question_nodes):
+        question = _check_question(raw, node, default_topic, checker)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            qid = raw["id"]
+            if qid in seen:
+                checker.problem(_line(node), qid, f"duplicate id: '{qid}' is already used at line {seen[qid]}")
+                question = None
+            seen.setdefault(qid, _line(node) or 0)
+        if question is not None:
+            questions.append(question)
+    if checker.problems:
+        return [], checker.problems
+    return questions, checker.problems
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading many files
+
+
+def bank_files(path: Path) -> list[Path]:
+    """The YAML files a path names: the file itself, or every .yaml/.yml below a folder, sorted."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [path]
+
+
+def user_bank_paths(extra: Iterable[Path] = ()) -> list[Path]:
+    """The user's banks: TORCHPREP_BANKS (os.pathsep-separated) then each --bank."""
+    from_env = [Path(p) for p in os.environ.get("TORCHPREP_BANKS", "").split(os.pathsep) if p.strip()]
+    return from_env + list(extra)
+
+
+def read_files(files: Iterable[Path], taken: Mapping[str, Question] | None = None
+               ) -> tuple[list[Question], list[BankProblem]]:
+    """Read several files; a file with any problem, or re-using an id already taken, is left out whole."""
+    taken = dict(taken or {})
+    questions: list[Question] = []
+    problems: list[BankProblem] = []
+    for file in files:
+        if not file.exists():
+            problems.append(BankProblem(str(file), None, None, "no such file or folder"))
+            continue
+        found, file_problems = read_file(file)
+        for question in found:
+            if question.id in taken:
+                other = taken[question.id]
+                file_problems.append(BankProblem(
+                    str(file), question.line, question.id,
+                    f"duplicate id: '{question.id}' is already used in {other.file}:{other.line} "
+                    "(ids are unique across every bank: progress is keyed on them)"))
+        if file_problems:
+            problems.extend(file_problems)
+            continue
+        for question in found:
+            taken[question.id] = question
+        questions.extend(found)
+    return questions, problems
+
+
+def load(extra: Iterable[Path] = (), *, builtin: bool = True) -> Bank:
+    """The built-in bank plus the user's banks; broken user files are reported in ``Bank.problems``.
+
+    The built-in bank must be valid: a problem there is our bug and raises BankError.
+    """
+    questions: list[Question] = []
+    files: list[str] = []
+    if builtin:
+        builtin_files = bank_files(paths.builtin_bank_dir())
+        questions, problems = read_files(builtin_files)
+        if problems:
+            raise BankError(problems)
+        files.extend(map(str, builtin_files))
+    user_files = [file for path in user_bank_paths(extra) for file in (bank_files(path) if path.exists() else [path])]
+    extra_questions, user_problems = read_files(user_files, {q.id: q for q in questions})
+    files.extend(str(f) for f in user_files if f.exists())
+    return Bank(tuple(questions + extra_questions), tuple(user_problems), tuple(files))
+
+
+def lint(targets: Iterable[Path] = ()) -> tuple[int, list[BankProblem]]:
+    """Check the given files/folders (or the built-in bank): the number of valid questions and every problem.
+
+    Ids are checked for uniqueness across the targets and the built-in bank.
+    """
+    targets = list(targets)
+    files = [file for target in targets for file in (bank_files(target) if target.exists() else [target])]
+    builtin_files = bank_files(paths.builtin_bank_dir())
+    if not targets:
+        files = builtin_files
+        taken = {}
+    else:
+        own = {f.resolve() for f in files}
+        builtin_questions, _ = read_files([f for f in builtin_files if f.resolve() not in own])
+        taken = {q.id: q for q in builtin_questions}
+    questions, problems = read_files(files, taken)
+    return len(questions), problems
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Statistics
+
+
+@dataclass(frozen=True)
+class BankStats:
+    total: int
+    by_topic: dict[str, int]
+    by_type: dict[str, int]
+    by_difficulty: dict[int, int]
+    language_coverage: dict[str, float]  # language -> share of questions with every text translated
+    with_verify: int
+
+
+def stats(bank: Bank) -> BankStats:
+    questions = bank.questions
+    languages = sorted({lang for q in questions for text in q.texts() for lang in text})
+    coverage = {}
+    for lang in languages:
+        complete = sum(all(lang in text for text in q.texts()) for q in questions)
+        coverage[lang] = complete / len(questions) if questions else 0.0
+    return BankStats(
+        total=len(questions),
+        by_topic={slug: sum(q.topic == slug for q in questions) for slug in topics.TOPIC_SLUGS},
+        by_type={qtype: sum(q.type == qtype for q in questions) for qtype in QUESTION_TYPES},
+        by_difficulty={level: sum(q.difficulty == level for q in questions) for level in (1, 2, 3)},
+        language_coverage=coverage,
+        with_verify=sum(q.verify is not None for q in questions),
+    )

@@ -1,0 +1,254 @@
+"""Everything the user sees: the only module that imports rich.
+
+Views take the data that core modules return and render it; prompts read a line. NO_COLOR and narrow
+terminals are rich's business (it honours NO_COLOR and measures Chinese characters as two cells).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from rich import box
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from rich.theme import Theme
+
+from quiz import session, topics
+from quiz.bank import BankStats, Question, localize
+from quiz.errors import BankProblem
+from quiz.session import Graded, Summary
+
+THEME = Theme({
+    "ok": "bold green", "bad": "bold red", "warn": "yellow", "muted": "dim", "accent": "bold cyan",
+    "key": "bold", "skip": "yellow",
+})
+SYNTAX_THEME = "ansi_dark"  # uses the terminal's own palette, and goes plain with NO_COLOR
+
+LABELS = {
+    "en": {
+        "question": "Question", "right": "Right", "wrong": "Not quite", "answer": "Answer",
+        "correct": "Correct answer", "explanation": "Why", "references": "Read more", "hint": "Hint",
+        "model": "Model answer", "key_points": "Key points", "your_pick": "Your choice",
+        "prompt_choice": "Your answer (letter", "prompt_multi": "Your answer (all letters that apply",
+        "prompt_output": "What does it print? (one line is fine", "prompt_bug": "Which line(s) are wrong",
+        "prompt_open": "Your answer (Enter to think it through, then see the model answer",
+        "covered": "Which key points did you cover? (numbers, 'all' or 'none')",
+        "controls": "h hint · s skip · q quit", "score": "Score",
+    },
+    "zh": {
+        "question": "题目", "right": "回答正确", "wrong": "还差一点", "answer": "答案",
+        "correct": "正确答案", "explanation": "解析", "references": "延伸阅读", "hint": "提示",
+        "model": "参考答案", "key_points": "要点", "your_pick": "你的选择",
+        "prompt_choice": "你的答案（字母", "prompt_multi": "你的答案（所有正确选项的字母",
+        "prompt_output": "这段代码会打印什么？（可写在一行", "prompt_bug": "哪一行有错",
+        "prompt_open": "你的回答（直接回车可先在心里组织，再看参考答案",
+        "covered": "你覆盖了哪些要点？（填编号、all 或 none）",
+        "controls": "h 提示 · s 跳过 · q 退出", "score": "得分",
+    },
+}
+TYPE_NAMES = {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
+              "bug": "spot the bug", "open": "interview question"}
+DIFFICULTY = {1: "easy", 2: "medium", 3: "hard"}
+
+
+def make_console(stderr: bool = False) -> Console:
+    # Created per command, not at import, so tests that swap sys.stdout see the output.
+    return Console(theme=THEME, highlight=False, stderr=stderr,
+                   file=sys.stderr if stderr else sys.stdout,
+                   width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None)
+
+
+def error(message: str) -> None:
+    make_console(stderr=True).print(Text("Error: ", style="bad") + Text(message))
+
+
+def notices(console: Console, messages: Sequence[str]) -> None:
+    for message in messages:
+        console.print(Text(message, style="warn"))
+
+
+def bank_problems(console: Console, problems: Sequence[BankProblem], *, heading: str | None = None) -> None:
+    if heading:
+        console.print(Text(heading, style="warn"))
+    for problem in problems:
+        console.print(Text(f"  {problem}"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The quiz
+
+
+class QuizView:
+    """The terminal side of play.run: shows questions and feedback, reads answers."""
+
+    def __init__(self, console: Console, lang: str = "en"):
+        self.console = console
+        self.lang = lang
+        self.words = LABELS.get(lang, LABELS["en"])
+
+    def _t(self, text) -> str:
+        return localize(text, self.lang)
+
+    def show_question(self, question: Question, order: Sequence[int], index: int, total: int) -> None:
+        stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
+        title = (f"{self.words['question']} {index}/{total} · {topics.label(question.topic, self.lang)} · "
+                 f"{stars} · {TYPE_NAMES[question.type]}")
+        parts: list = [Text(self._t(question.prompt))]
+        if question.code:
+            parts.append(Text(""))
+            parts.append(Syntax(question.code.rstrip("\n"), "python", theme=SYNTAX_THEME, line_numbers=True,
+                                word_wrap=True, background_color="default"))
+        if question.choices:
+            parts.append(Text(""))
+            for position, choice_index in enumerate(order):
+                letter = session.LETTERS[position]
+                line = Text(f"  {letter}) ", style="key")
+                line.append(self._t(question.choices[choice_index].text))
+                parts.append(line)
+        self.console.print()
+        self.console.print(Panel(Group(*parts), title=title, title_align="left", box=box.ROUNDED,
+                                 subtitle=self.words["controls"], subtitle_align="right"))
+
+    def ask(self, question: Question) -> str:
+        key = {"choice": "prompt_choice", "multi": "prompt_multi", "output": "prompt_output",
+               "bug": "prompt_bug", "open": "prompt_open"}[question.type]
+        close = "）" if self.lang == "zh" else ")"
+        prompt = self.words[key] + (close if question.type in ("choice", "multi", "output", "open") else "")
+        return self.console.input(Text(f"{prompt} › ", style="accent"))
+
+    def show_hint(self, question: Question, number: int) -> None:
+        self.console.print(Text(f"{self.words['hint']} {number}/{len(question.hints)}: ", style="warn")
+                           + Text(self._t(question.hints[number - 1])))
+
+    def say(self, message: str) -> None:
+        self.console.print(Text(message, style="muted"))
+
+    def reveal_open(self, question: Question) -> None:
+        points = Text()
+        for number, point in enumerate(question.key_points, 1):
+            points.append(f"  {number}. ", style="key")
+            points.append(self._t(point) + "\n")
+        self.console.print(Panel(Group(Text(self._t(question.model_answer))), title=self.words["model"],
+                                 title_align="left", box=box.ROUNDED))
+        self.console.print(Text(self.words["key_points"], style="key"))
+        self.console.print(points, end="")
+
+    def ask_covered(self, question: Question) -> str:
+        return self.console.input(Text(f"{self.words['covered']} › ", style="accent"))
+
+    def show_feedback(self, question: Question, order: Sequence[int], graded: Graded) -> None:
+        lines: list = []
+        if question.type == "open":
+            covered = len(graded.chosen)
+            verdict = Text(f"{self.words['score']}: {covered}/{len(question.key_points)}",
+                           style="ok" if graded.outcome == "right" else "bad")
+        elif graded.outcome == "right":
+            verdict = Text(f"✓ {self.words['right']}", style="ok")
+        else:
+            verdict = Text(f"✗ {self.words['wrong']}", style="bad")
+        lines.append(verdict)
+        if question.type != "open" and graded.outcome == "wrong":
+            lines.append(Text(f"{self.words['correct']}: ", style="key")
+                         + Text(session.expected_answer(question, order, self.lang)))
+            for index in graded.chosen if question.type in ("choice", "multi") else ():
+                choice = question.choices[index]
+                if not choice.correct and choice.why:
+                    letter = session.LETTERS[list(order).index(index)]
+                    lines.append(Text(f"{letter}) ", style="key") + Text(self._t(choice.why)))
+        lines.append(Text(f"{self.words['explanation']}: ", style="key") + Text(self._t(question.explanation)))
+        if question.references:
+            lines.append(Text(f"{self.words['references']}: ", style="key")
+                         + Text(" ".join(question.references), style="muted"))
+        self.console.print(Group(*lines))
+
+
+def session_summary(console: Console, summary: Summary, lang: str = "en") -> None:
+    console.print()
+    if not summary.results:
+        console.print(Text("No answers this time." if lang == "en" else "本次没有作答。", style="muted"))
+        return
+    table = Table(title="Session summary" if lang == "en" else "本次小结", box=box.SIMPLE_HEAD)
+    table.add_column("Topic" if lang == "en" else "主题")
+    table.add_column("Score" if lang == "en" else "得分", justify="right")
+    for topic_slug, (score, answered) in sorted(summary.by_topic.items()):
+        table.add_row(topics.label(topic_slug, lang), f"{score:g}/{answered}")
+    table.add_row(Text("Total" if lang == "en" else "合计", style="key"),
+                  Text(f"{summary.score:g}/{summary.answered}", style="key"))
+    console.print(table)
+    minutes, seconds = divmod(int(round(summary.duration_s)), 60)
+    console.print(f"Time: {minutes}m {seconds:02d}s" if lang == "en" else f"用时：{minutes} 分 {seconds:02d} 秒")
+    if summary.missed:
+        console.print(Text("Missed:" if lang == "en" else "答错：", style="bad") + Text(" " + ", ".join(summary.missed)))
+    if summary.skipped_ids:
+        console.print(Text("Skipped:" if lang == "en" else "跳过：", style="skip")
+                      + Text(" " + ", ".join(summary.skipped_ids)))
+    if summary.quit_early:
+        console.print(Text("Stopped early: every answer given so far is saved." if lang == "en"
+                           else "已提前结束：已作答的题目都已保存。", style="muted"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bank commands
+
+
+def topics_table(console: Console, counts: Mapping[str, int], accuracy: Mapping[str, tuple[int, int]],
+                 lang: str = "en") -> None:
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("Topic")
+    table.add_column("Slug", style="muted")
+    table.add_column("Questions", justify="right")
+    table.add_column("Your accuracy", justify="right")
+    for slug, count in counts.items():
+        right, answered = accuracy.get(slug, (0, 0))
+        table.add_row(topics.label(slug, lang), slug, str(count),
+                      f"{right / answered:.0%} ({right}/{answered})" if answered else "-")
+    console.print(table)
+
+
+def lint_result(console: Console, checked: int, problems: Sequence[BankProblem]) -> None:
+    for problem in problems:
+        console.print(Text(str(problem)))
+    if problems:
+        files = len({p.file for p in problems})
+        console.print(Text(f"{len(problems)} problem(s) in {files} file(s).", style="bad"))
+    else:
+        console.print(Text(f"✓ {checked} questions, no problems.", style="ok"))
+
+
+def bank_stats(console: Console, stats: BankStats) -> None:
+    console.print(Text(f"{stats.total} questions", style="key"))
+    grid = Table.grid(padding=(0, 3))
+    for _ in range(3):
+        grid.add_column(vertical="top")
+    by_topic = Table("Topic", "n", box=box.SIMPLE_HEAD)
+    for slug, count in stats.by_topic.items():
+        by_topic.add_row(slug, str(count))
+    by_type = Table("Type", "n", box=box.SIMPLE_HEAD)
+    for qtype, count in stats.by_type.items():
+        by_type.add_row(qtype, str(count))
+    by_type.add_row("with verify", str(stats.with_verify))
+    other = Table("Difficulty", "n", box=box.SIMPLE_HEAD)
+    for level, count in stats.by_difficulty.items():
+        other.add_row(f"{level} {DIFFICULTY[level]}", str(count))
+    other.add_row("", "")
+    other.add_row("Language", "coverage")
+    for lang, share in stats.language_coverage.items():
+        other.add_row(lang, f"{share:.0%}")
+    grid.add_row(by_topic, by_type, other)
+    console.print(grid)
+
+
+def plain(console: Console, message: str, style: str | None = None) -> None:
+    console.print(Text(message, style=style or ""))
+
+
+def markup(console: Console, message: str) -> None:
+    console.print(message)
+
+

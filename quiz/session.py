@@ -140,10 +140,10 @@ def parse_covered(response: str, count: int) -> set[int]:
         return set(range(count))
     if text in ("none", "n", "0", "-", ""):
         return set()
-    numbers = parse_line_numbers(text)
-    if not all(1 <= n <= count for n in numbers):
-        raise Unreadable(f"give numbers from 1 to {count}, 'all' or 'none'")
-    return {n - 1 for n in numbers}
+    parts = [part for part in re.split(r"[\s,;]+", text) if part]
+    if not all(part.isdigit() and 1 <= int(part) <= count for part in parts):
+        raise Unreadable(f"give key point numbers from 1 to {count}, 'all' or 'none'")
+    return {int(part) - 1 for part in parts}
 
 
 def grade_open(question: Question, response: str, covered: set[int]) -> Graded:

@@ -36,7 +36,7 @@ MIGRATIONS: tuple[str, ...] = (
         topic TEXT NOT NULL,
         qtype TEXT NOT NULL,
         outcome TEXT NOT NULL CHECK (outcome IN ('right', 'wrong', 'skipped')),
-        score REAL NOT NULL,                -- 0..1; the share of key points for open questions
+        score REAL NOT NULL,                -- 0..1: the share of key points for open questions
         response TEXT,
         hints_used INTEGER NOT NULL DEFAULT 0,
         duration_s REAL,
@@ -63,6 +63,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
 )
+
+
+_CORRUPTION_SIGNS = ("file is not a database", "malformed", "corrupt")
+
+
+class _Corrupt(sqlite3.DatabaseError):
+    pass
 
 
 def utcnow() -> datetime:
@@ -121,7 +128,7 @@ class Store:
         notices: list[str] = []
         try:
             connection = cls._connect(path)
-        except sqlite3.DatabaseError as error:
+        except _Corrupt as error:
             moved = path.with_name(f"{DB_NAME}.corrupt-{(now or utcnow()).strftime('%Y%m%dT%H%M%S')}")
             for suffix in ("", "-wal", "-shm"):
                 side = Path(str(path) + suffix)
@@ -142,9 +149,16 @@ class Store:
             connection.execute("PRAGMA foreign_keys=ON")
             check = connection.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+                raise _Corrupt(f"integrity check failed: {check}")
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            # Only damage moves the file aside; "database is locked" and the like must reach the user.
+            if isinstance(error, _Corrupt) or any(sign in str(error) for sign in _CORRUPTION_SIGNS):
+                raise _Corrupt(str(error)) from error
+            raise
+        try:
             _migrate(connection)
-        except sqlite3.DatabaseError:
+        except BaseException:
             connection.close()
             raise
         return connection

@@ -154,8 +154,12 @@ class QuizView:
             verdict = Text(f"✗ {self.words['wrong']}", style="bad")
         lines.append(verdict)
         if question.type != "open" and graded.outcome == "wrong":
-            lines.append(Text(f"{self.words['correct']}: ", style="key")
-                         + Text(session.expected_answer(question, order, self.lang)))
+            expected = session.expected_answer(question, order, self.lang)
+            if "\n" in expected:
+                lines.append(Text(f"{self.words['correct']}:", style="key"))
+                lines.append(Panel(Text(expected), box=box.SQUARE, expand=False))
+            else:
+                lines.append(Text(f"{self.words['correct']}: ", style="key") + Text(expected))
             for index in graded.chosen if question.type in ("choice", "multi") else ():
                 choice = question.choices[index]
                 if not choice.correct and choice.why:
@@ -168,6 +172,11 @@ class QuizView:
         self.console.print(Group(*lines))
 
 
+def _points(score: float) -> str:
+    # Open questions score fractions of a point; two decimals are plenty, whole numbers stay whole.
+    return f"{score:.2f}".rstrip("0").rstrip(".")
+
+
 def session_summary(console: Console, summary: Summary, lang: str = "en") -> None:
     console.print()
     if not summary.results:
@@ -177,9 +186,9 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
     table.add_column("Topic" if lang == "en" else "主题")
     table.add_column("Score" if lang == "en" else "得分", justify="right")
     for topic_slug, (score, answered) in sorted(summary.by_topic.items()):
-        table.add_row(topics.label(topic_slug, lang), f"{score:g}/{answered}")
+        table.add_row(topics.label(topic_slug, lang), f"{_points(score)}/{answered}")
     table.add_row(Text("Total" if lang == "en" else "合计", style="key"),
-                  Text(f"{summary.score:g}/{summary.answered}", style="key"))
+                  Text(f"{_points(summary.score)}/{summary.answered}", style="key"))
     console.print(table)
     minutes, seconds = divmod(int(round(summary.duration_s)), 60)
     console.print(f"Time: {minutes}m {seconds:02d}s" if lang == "en" else f"用时：{minutes} 分 {seconds:02d} 秒")

@@ -139,7 +139,7 @@ def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
     return repeats
 
 
-def _text(value: object) -> tuple[Text | None, str | None]:
+def parse_text(value: object) -> tuple[Text | None, str | None]:
     """A text field as a language mapping, or the reason it is not one."""
     if isinstance(value, str):
         return ({"en": value} if value.strip() else None), ("is empty" if not value.strip() else None)
@@ -215,7 +215,7 @@ def _check_question(
     texts: dict[str, Text | None] = {}
     for key in ("prompt", "explanation", "model_answer"):
         if key in raw:
-            texts[key], why = _text(raw[key])
+            texts[key], why = parse_text(raw[key])
             if why:
                 bad(key, f"'{key}' {why}")
     for key in ("prompt", "explanation"):
@@ -229,7 +229,7 @@ def _check_question(
             return ()
         result = []
         for index, item in enumerate(value, 1):
-            text, why = _text(item)
+            text, why = parse_text(item)
             if why:
                 bad(key, f"'{key}' item {index} {why}")
             elif text:
@@ -272,7 +272,8 @@ def _check_question(
 
     choices: tuple[Choice, ...] = ()
     if qtype in ("choice", "multi") and "choices" in raw:
-        choices = _check_choices(raw, qtype, bad, nodes, lambda at_line, message: checker.problem(at_line, qid, message))
+        choices = _check_choices(raw, qtype, bad, nodes,
+                                 lambda at_line, message: checker.problem(at_line, qid, message))
 
     output: str | None = None
     bug_lines: tuple[int, ...] = ()
@@ -323,7 +324,7 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
     list_node = nodes["choices"][1]
     item_nodes = list_node.value if isinstance(list_node, yaml.SequenceNode) else [list_node] * len(value)
     choices = []
-    for index, (item, node) in enumerate(zip(value, item_nodes), 1):
+    for index, (item, node) in enumerate(zip(value, item_nodes, strict=False), 1):
         line = _line(node)
         where = f"choice {index}"
         if not isinstance(item, dict):
@@ -332,7 +333,7 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
         unknown = set(item) - CHOICE_KEYS
         if unknown:
             problem_at(line, f"{where} has unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-        text, text_problem = _text(item.get("text"))
+        text, text_problem = parse_text(item.get("text"))
         if "text" not in item:
             problem_at(line, f"{where} is missing 'text'")
         elif text_problem:
@@ -342,7 +343,7 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
             problem_at(line, f"{where} needs 'correct: true' or 'correct: false'")
         why = None
         if "why" in item:
-            why, why_problem = _text(item["why"])
+            why, why_problem = parse_text(item["why"])
             if why_problem:
                 problem_at(line, f"{where} 'why' {why_problem}")
         if text and isinstance(correct, bool):
@@ -393,7 +394,8 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
         checker.problem(1, None, f"missing 'format_version' (this torchprep reads format_version {SUPPORTED_FORMAT})")
         return [], checker.problems
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        checker.problem(_line(nodes["format_version"][1]), None, f"format_version must be a whole number, not {version!r}")
+        checker.problem(_line(nodes["format_version"][1]), None,
+                        f"format_version must be a whole number, not {version!r}")
         return [], checker.problems
     if version > SUPPORTED_FORMAT:
         checker.problem(_line(nodes["format_version"][1]), None,
@@ -414,7 +416,7 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     question_nodes = nodes["questions"][1].value
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    for raw, node in zip(questions_raw, question_nodes):
+    for raw, node in zip(questions_raw, question_nodes, strict=True):
         question = _check_question(raw, node, default_topic, checker)
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             qid = raw["id"]

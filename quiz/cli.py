@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
-
 
 import typer
 from typer.core import TyperGroup
@@ -47,7 +45,7 @@ app.add_typer(bank_app, name="bank")
 
 @dataclass
 class State:
-    home: Optional[Path] = None
+    home: Path | None = None
     debug: bool = False
 
 
@@ -60,7 +58,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    home: Optional[Path] = typer.Option(None, "--home", help="Progress folder (default: TORCHPREP_HOME or the "
+    home: Path | None = typer.Option(None, "--home", help="Progress folder (default: TORCHPREP_HOME or the "
                                         "platform's app-data folder)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of short error messages."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -120,12 +118,13 @@ def _check_lang(lang: str) -> str:
 def quiz(
     ctx: typer.Context,
     topic: list[str] = typer.Option([], "--topic", "-t", help="Only this topic (repeatable); see `torchprep topics`."),
-    difficulty: Optional[int] = typer.Option(None, "--difficulty", "-d", min=1, max=3,
+    difficulty: int | None = typer.Option(None, "--difficulty", "-d", min=1, max=3,
                                              help="Only this difficulty: 1 easy, 2 medium, 3 hard."),
-    qtype: list[str] = typer.Option([], "--type", help="Only this type (repeatable): choice, multi, output, bug, open."),
+    qtype: list[str] = typer.Option([], "--type",
+                                    help="Only this type (repeatable): choice, multi, output, bug, open."),
     count: int = typer.Option(10, "--count", "-n", min=1, help="How many questions."),
     lang: str = LANG_OPTION,
-    seed: Optional[int] = typer.Option(None, "--seed", help="A fixed draw: the same seed and filters give the "
+    seed: int | None = typer.Option(None, "--seed", help="A fixed draw: the same seed and filters give the "
                                        "same questions, in the same order, with the same choice order."),
     bank: list[Path] = BANK_OPTION,
 ) -> None:
@@ -188,3 +187,159 @@ def bank_stats(bank: list[Path] = BANK_OPTION) -> None:
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exercises
+
+exercise_app = _app("Coding exercises graded by pytest against reference solutions.")
+app.add_typer(exercise_app, name="exercise")
+WORKSPACE_OPTION = typer.Option(None, "--workspace", help="Folder of your exercise files (default: "
+                                "TORCHPREP_WORKSPACE or ~/torchprep-workspace).")
+
+
+def _workspace(override: Path | None) -> Path:
+    from quiz import paths
+
+    return paths.workspace(override)
+
+
+def _exercise_list(ctx: typer.Context, workspace: Path | None, lang: str) -> None:
+    from quiz import catalog, ui
+
+    console = ui.make_console()
+    exercises = catalog.load()
+    with _open_store(ctx, console) as store:
+        attempts = {e.id: store.attempts(e.id) for e in exercises}
+    ui.exercise_list(console, catalog.statuses(exercises, attempts, _workspace(workspace)), _check_lang(lang))
+
+
+@exercise_app.command("list")
+def exercise_list(ctx: typer.Context, workspace: Path | None = WORKSPACE_OPTION, lang: str = LANG_OPTION) -> None:
+    """Every exercise in learning order, with your status and best score."""
+    _exercise_list(ctx, workspace, lang)
+
+
+@app.command("exercises")
+def exercises_alias(ctx: typer.Context, workspace: Path | None = WORKSPACE_OPTION, lang: str = LANG_OPTION) -> None:
+    """Same as `torchprep exercise list`."""
+    _exercise_list(ctx, workspace, lang)
+
+
+@app.command()
+def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID"),
+          workspace: Path | None = WORKSPACE_OPTION, lang: str = LANG_OPTION) -> None:
+    """Copy an exercise's starter into your workspace (existing work is never overwritten)."""
+    from quiz import catalog, ui
+
+    console = ui.make_console()
+    exercise = catalog.get(exercise_id)
+    path, created = catalog.start(exercise, _workspace(workspace))
+    if created:
+        with _open_store(ctx, console) as store:
+            store.record_event(exercise.id, "started")
+    ui.exercise_started(console, exercise, path, created, _check_lang(lang))
+
+
+def _first_unpassed(store, exercises):
+    passed = {a.exercise_id for a in store.attempts() if a.status == "pass"}
+    for exercise in exercises:
+        if exercise.id not in passed:
+            return exercise
+    raise UsageError("you have passed every exercise: name one to check it again")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help="Default: the first exercise not "
+                                                "passed yet."),
+    file: Path | None = typer.Option(None, "--file", help="Grade this file instead of the workspace's."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Grade your solution with the exercise's tests, test by test. Exit 0 when every test passes."""
+    import json
+
+    from quiz import catalog, ui
+    from quiz.grading import runner
+    from quiz.store import Attempt, utcnow
+
+    console = ui.make_console()
+    exercises = catalog.load()
+    with _open_store(ctx, ui.make_console(stderr=True)) as store:
+        exercise = catalog.get(exercise_id, exercises) if exercise_id else _first_unpassed(store, exercises)
+        submission = file or catalog.workspace_file(exercise, _workspace(workspace))
+        if not as_json:
+            ui.plain(console, f"Checking {exercise.id} ({submission}) ...", "muted")
+        result = runner.grade(exercise, submission, timeout=timeout)
+        if submission.is_file():
+            store.record_attempt(Attempt(exercise.id, result.status, result.passed, result.total, utcnow(),
+                                         result.duration_s, result.submission_sha256))
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        ui.grade_result(console, result)
+    if result.status != "pass":
+        raise typer.Exit(1)
+
+
+@app.command()
+def hint(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID"), lang: str = LANG_OPTION) -> None:
+    """The next hint for an exercise: each call shows one more, from a nudge to nearly the answer."""
+    from quiz import catalog, ui
+
+    console = ui.make_console()
+    exercise = catalog.get(exercise_id)
+    with _open_store(ctx, console) as store:
+        shown = store.count_events(exercise.id, "hint")
+        number = min(shown + 1, len(exercise.hints))
+        if shown < len(exercise.hints):
+            store.record_event(exercise.id, "hint", str(number))
+    ui.exercise_hint(console, exercise, number, last=number == len(exercise.hints), lang=_check_lang(lang))
+
+
+@app.command()
+def solution(
+    ctx: typer.Context,
+    exercise_id: str = typer.Argument(..., metavar="ID"),
+    force: bool = typer.Option(False, "--force", help="Show it before you have passed (recorded as revealed)."),
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """The reference solution, with a diff against your file: once you have passed, or with --force."""
+    from quiz import catalog, ui
+
+    console = ui.make_console()
+    exercise = catalog.get(exercise_id)
+    with _open_store(ctx, console) as store:
+        passed = any(a.status == "pass" for a in store.attempts(exercise.id))
+        if not passed and not force:
+            raise UsageError(f"pass {exercise.id} first (`torchprep check {exercise.id}`), or see the solution now "
+                             f"with `torchprep solution {exercise.id} --force`")
+        if not passed:
+            store.record_event(exercise.id, "revealed")
+    ui.solution_view(console, exercise, catalog.workspace_file(exercise, _workspace(workspace)))
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    exercise_id: str = typer.Argument(..., metavar="ID"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Put the starter back in your workspace; your previous file is kept in workspace/backups."""
+    from quiz import catalog, ui
+    from quiz.store import utcnow
+
+    console = ui.make_console()
+    exercise = catalog.get(exercise_id)
+    folder = _workspace(workspace)
+    if not yes and not typer.confirm(f"Replace {catalog.workspace_file(exercise, folder)} with the starter?"):
+        ui.plain(console, "Nothing changed.", "muted")
+        raise typer.Exit(1)
+    path, backup = catalog.reset(exercise, folder, utcnow())
+    with _open_store(ctx, console) as store:
+        store.record_event(exercise.id, "reset", str(backup) if backup else None)
+    ui.plain(console, f"{path} is the starter again." + (f" Your previous file: {backup}" if backup else ""), "ok")

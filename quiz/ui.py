@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -193,7 +192,8 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
     minutes, seconds = divmod(int(round(summary.duration_s)), 60)
     console.print(f"Time: {minutes}m {seconds:02d}s" if lang == "en" else f"用时：{minutes} 分 {seconds:02d} 秒")
     if summary.missed:
-        console.print(Text("Missed:" if lang == "en" else "答错：", style="bad") + Text(" " + ", ".join(summary.missed)))
+        console.print(Text("Missed:" if lang == "en" else "答错：", style="bad")
+                      + Text(" " + ", ".join(summary.missed)))
     if summary.skipped_ids:
         console.print(Text("Skipped:" if lang == "en" else "跳过：", style="skip")
                       + Text(" " + ", ".join(summary.skipped_ids)))
@@ -261,3 +261,91 @@ def markup(console: Console, message: str) -> None:
     console.print(message)
 
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exercises
+
+STATE_STYLES = {"passed": "ok", "in progress": "warn", "not started": "muted"}
+
+
+def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> None:
+    table = Table(box=box.SIMPLE_HEAD)
+    for column, justify in (("#", "right"), ("Id", "left"), ("Title", "left"), ("Topic", "left"),
+                            ("Level", "left"), ("Status", "left"), ("Best", "right")):
+        table.add_column(column, justify=justify)
+    for status in statuses:
+        exercise = status.exercise
+        best = f"{status.best_passed}/{status.best_total}" if status.best_total else "-"
+        table.add_row(str(exercise.order), exercise.id, localize(exercise.title, lang),
+                      topics.label(exercise.topic, lang), "★" * exercise.difficulty,
+                      Text(status.state, style=STATE_STYLES[status.state]), best)
+    console.print(table)
+    console.print(Text("Start one with `torchprep start ID`, grade it with `torchprep check ID`.", style="muted"))
+
+
+def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:
+    title = localize(exercise.title, lang)
+    if created:
+        console.print(Text("✓ Created ", style="ok") + Text(str(path)))
+    else:
+        console.print(Text("Your file is already there (nothing overwritten): ", style="warn") + Text(str(path)))
+    console.print(Panel(Text(localize(exercise.summary, lang).strip()), title=f"{exercise.id}: {title}",
+                        title_align="left", box=box.ROUNDED))
+    console.print(Text(f"Implement: {', '.join(exercise.tasks)}. Then run `torchprep check {exercise.id}`; "
+                       f"stuck? `torchprep hint {exercise.id}`.", style="muted"))
+
+
+TEST_MARKS = {"pass": ("✓", "ok"), "fail": ("✗", "bad"), "error": ("!", "bad"), "skip": ("-", "skip")}
+
+
+def grade_result(console: Console, result) -> None:
+    for test in result.tests:
+        mark, style = TEST_MARKS.get(test.status, ("?", "warn"))
+        line = Text(f"{mark} ", style=style) + Text(test.name)
+        if test.task:
+            line.append(f"  [{test.task}]", style="muted")
+        console.print(line)
+        if test.status != "pass" and test.message:
+            message = test.message.strip()
+            console.print(Text(("    " + message.replace("\n", "\n    "))[:1500],
+                               style="muted" if test.status == "skip" else ""))
+    if result.status == "pass":
+        verdict = Text(f"PASS  {result.passed}/{result.total} tests", style="ok")
+    elif result.status == "fail":
+        verdict = Text(f"FAIL  {result.passed}/{result.total} tests passed", style="bad")
+    else:
+        verdict = Text("ERROR  ", style="bad") + Text(result.message)
+    if result.skipped:
+        verdict.append(f"  ({result.skipped} skipped here)", style="muted")
+    verdict.append(f"  {result.duration_s:.1f} s", style="muted")
+    console.print()
+    console.print(verdict)
+    if result.status != "pass":
+        console.print(Text(f"Stuck? `torchprep hint {result.exercise}` shows the next hint.", style="muted"))
+
+
+def exercise_hint(console: Console, exercise, number: int, *, last: bool, lang: str = "en") -> None:
+    console.print(Text(f"Hint {number}/{len(exercise.hints)} for {exercise.id}: ", style="warn")
+                  + Text(localize(exercise.hints[number - 1], lang)))
+    if last:
+        console.print(Text(f"That is the last hint. `torchprep solution {exercise.id} --force` shows the answer.",
+                           style="muted"))
+
+
+def solution_view(console: Console, exercise, user_file) -> None:
+    import difflib
+
+    reference = exercise.solution.read_text(encoding="utf-8")
+    console.print(Panel(Syntax(reference, "python", theme=SYNTAX_THEME, line_numbers=True,
+                               background_color="default"),
+                        title=f"Reference solution: {exercise.id}", title_align="left", box=box.ROUNDED))
+    if user_file.is_file():
+        diff = "".join(difflib.unified_diff(user_file.read_text(encoding="utf-8").splitlines(keepends=True),
+                                            reference.splitlines(keepends=True),
+                                            fromfile=f"yours: {user_file}", tofile="reference"))
+        if diff:
+            console.print(Panel(Syntax(diff, "diff", theme=SYNTAX_THEME, background_color="default"),
+                                title="Your file → reference", title_align="left", box=box.ROUNDED))
+        else:
+            console.print(Text("Your file is identical to the reference.", style="ok"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -32,7 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(name): the function or class of the exercise this test grades")
-    config._torchprep_modules = {}  # path -> module or the import error's text
+    config._torchprep_modules = {}  # (role, path) -> module, or the import error's text
+    config.pluginmanager.register(_ResultWriter(config), "torchprep-results")
 
 
 def _exercise_id(request: pytest.FixtureRequest) -> str:
@@ -90,6 +90,8 @@ def _module_fixture(request: pytest.FixtureRequest, role: str) -> ModuleType:
             cache[key] = load_module(path, f"torchprep_{role}_{exercise_id}")
         except ImportError as error:
             cache[key] = str(error)
+            _write_record(request.config, {"import_error": str(error)} if role == "submission"
+                          else {"reference_error": str(error)})
     value = cache[key]
     if isinstance(value, str):
         pytest.fail(value, pytrace=False)
@@ -118,11 +120,17 @@ def _message(report: pytest.TestReport) -> str:
         return ""
     if report.skipped:
         longrepr = report.longrepr
-        return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+        return str(longrepr[2]).removeprefix("Skipped: ") if isinstance(longrepr, tuple) else str(longrepr)
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return crash.message
-    return str(report.longrepr)
+    message = crash.message if crash is not None else str(report.longrepr)
+    if message.startswith("NotImplementedError"):
+        return "not implemented yet: the function still raises NotImplementedError"
+    if message.startswith("SystemExit"):
+        return f"the code called sys.exit() ({message}): a function must return its result, not exit"
+    message = message.removeprefix("Failed: ")
+    # "AssertionError: <our sentence>\nassert <pytest's introspection>": the learner needs the sentence.
+    head, separator, _ = message.partition("\nassert ")
+    return head if separator and head.strip() else message
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -141,18 +149,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report._torchprep_task = _task_of(item)
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # One record per test: the call phase, or the setup phase when it failed or skipped before the call.
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        _write_result(report)
-    elif report.when == "teardown" and report.failed:
-        _write_result(report)
+class _ResultWriter:
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # One record per test: the call phase, or the setup phase when it failed or skipped before the call.
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            _write_result(report, self.config)
 
 
-def _write_result(report: pytest.TestReport) -> None:
-    path = os.environ.get("TORCHPREP_RESULTS") or _RESULTS_PATH[0]
+def _write_record(config: pytest.Config, record: dict) -> None:
+    path = config.getoption("results")
     if not path:
         return
+    # Appended and flushed line by line so a crash loses only the test that was running.
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    tests = [[item.nodeid.split("::", 1)[-1], _task_of(item)] for item in session.items]
+    _write_record(session.config, {"collected": len(tests), "tests": tests})
+
+
+def _write_result(report: pytest.TestReport, config: pytest.Config) -> None:
     output = "".join(content for _, content in report.sections)
     record = {
         "name": report.nodeid.split("::", 1)[-1],
@@ -162,14 +184,4 @@ def _write_result(report: pytest.TestReport) -> None:
         "output": _cut(output, OUTPUT_LIMIT),
         "duration_s": round(report.duration, 4),
     }
-    # Appended and flushed line by line so a crash loses only the test that was running.
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-
-
-_RESULTS_PATH: list[str | None] = [None]
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _RESULTS_PATH[0] = session.config.getoption("results")
+    _write_record(config, record)

@@ -1,0 +1,213 @@
+"""The exercise catalog (exercises/<id>/exercise.yaml) and the user's workspace files.
+
+The catalog checks itself: ``problems()`` lists every exercise.yaml that breaks the format, and the test
+suite adds the behavioural half (every reference passes, every starter and known-wrong submission fails).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from quiz import paths, topics
+from quiz.bank import Text, parse_text
+from quiz.errors import NotFound, QuizError
+
+SUPPORTED_FORMAT = 1
+KEYS = {"format_version", "id", "title", "topic", "difficulty", "order", "tasks", "summary", "hints", "references"}
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # ids are Python module names: the starter is <id>.py
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: Text
+    topic: str
+    difficulty: int
+    order: int
+    tasks: tuple[str, ...]
+    summary: Text
+    hints: tuple[Text, ...]
+    references: tuple[str, ...]
+    folder: Path
+
+    @property
+    def starter(self) -> Path:
+        return self.folder / f"{self.id}.py"
+
+    @property
+    def tests(self) -> Path:
+        return self.folder / f"test_{self.id}.py"
+
+    @property
+    def solution(self) -> Path:
+        return paths.solution_file(self.id)
+
+
+def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
+    file = folder / "exercise.yaml"
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        return None, [f"{file}: cannot read: {error}"]
+    problems: list[str] = []
+
+    def bad(message: str) -> None:
+        problems.append(f"{file}: {message}")
+
+    if not isinstance(data, dict):
+        return None, [f"{file}: must be a mapping"]
+    for key in set(data) - KEYS:
+        bad(f"unknown field '{key}'")
+    for key in KEYS - {"references"} - set(data):
+        bad(f"missing field '{key}'")
+    if problems:
+        return None, problems
+    if not isinstance(data["format_version"], int) or data["format_version"] > SUPPORTED_FORMAT:
+        bad(f"format_version {data['format_version']!r} is not one this torchprep reads ({SUPPORTED_FORMAT})")
+    if data["id"] != folder.name or not ID_PATTERN.match(str(data["id"])):
+        bad(f"id {data['id']!r} must equal the folder name and be a Python module name")
+    if data["topic"] not in topics.TOPIC_SLUGS:
+        bad(f"unknown topic {data['topic']!r}")
+    if data["difficulty"] not in (1, 2, 3):
+        bad("difficulty must be 1, 2 or 3")
+    if not isinstance(data["order"], int):
+        bad("order must be a whole number")
+    texts = {}
+    for key in ("title", "summary"):
+        texts[key], why = parse_text(data[key])
+        if why:
+            bad(f"'{key}' {why}")
+    hints = []
+    for index, hint in enumerate(data["hints"] if isinstance(data["hints"], list) else [], 1):
+        text, why = parse_text(hint)
+        if why:
+            bad(f"hint {index} {why}")
+        hints.append(text)
+    if not hints:
+        bad("needs at least one hint")
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        bad("'tasks' must list the functions and classes to implement")
+    for name in (f"{folder.name}.py", f"test_{folder.name}.py"):
+        if not (folder / name).is_file():
+            bad(f"missing {name}")
+    if problems:
+        return None, problems
+    return Exercise(
+        id=data["id"], title=texts["title"], topic=data["topic"], difficulty=data["difficulty"],
+        order=data["order"], tasks=tuple(tasks), summary=texts["summary"], hints=tuple(hints),
+        references=tuple(data.get("references") or ()), folder=folder,
+    ), problems
+
+
+def _scan(root: Path) -> tuple[list[Exercise], list[str]]:
+    exercises, problems = [], []
+    for folder in sorted(p for p in root.iterdir() if (p / "exercise.yaml").is_file()) if root.is_dir() else []:
+        exercise, found = _read(folder)
+        problems.extend(found)
+        if exercise:
+            exercises.append(exercise)
+    for attribute in ("id", "order"):
+        counts: dict = {}
+        for exercise in exercises:
+            counts.setdefault(getattr(exercise, attribute), []).append(exercise.id)
+        for value, ids in counts.items():
+            if len(ids) > 1:
+                problems.append(f"exercises {', '.join(ids)} share the {attribute} {value!r}")
+    return sorted(exercises, key=lambda e: e.order), problems
+
+
+def problems(root: Path | None = None) -> list[str]:
+    """Everything wrong with the catalog's exercise.yaml files (empty when it is sound)."""
+    return _scan(root or paths.exercises_dir())[1]
+
+
+def load(root: Path | None = None) -> list[Exercise]:
+    """Every exercise in learning order. A broken catalog is our bug: it raises with every problem."""
+    exercises, found = _scan(root or paths.exercises_dir())
+    if found:
+        raise QuizError("the exercise catalog is broken:\n  " + "\n  ".join(found))
+    return exercises
+
+
+def get(exercise_id: str, exercises: Sequence[Exercise] | None = None) -> Exercise:
+    exercises = exercises if exercises is not None else load()
+    for exercise in exercises:
+        if exercise.id == exercise_id:
+            return exercise
+    ids = [e.id for e in exercises]
+    close = difflib.get_close_matches(exercise_id.replace("-", "_"), ids, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "see `torchprep exercise list`"
+    raise NotFound(f"no exercise called {exercise_id!r}: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The workspace
+
+
+def workspace_file(exercise: Exercise, workspace: Path) -> Path:
+    return workspace / f"{exercise.id}.py"
+
+
+def start(exercise: Exercise, workspace: Path) -> tuple[Path, bool]:
+    """Copy the starter into the workspace; existing work is never overwritten. Returns (path, created)."""
+    target = workspace_file(exercise, workspace)
+    if target.exists():
+        return target, False
+    workspace.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(exercise.starter, target)
+    return target, True
+
+
+def reset(exercise: Exercise, workspace: Path, now: datetime) -> tuple[Path, Path | None]:
+    """Put the starter back, keeping the previous file in workspace/backups. Returns (path, backup)."""
+    target = workspace_file(exercise, workspace)
+    backup = None
+    if target.exists():
+        backups = workspace / "backups"
+        backups.mkdir(parents=True, exist_ok=True)
+        backup = backups / f"{exercise.id}-{now.strftime('%Y%m%d-%H%M%S-%f')}.py"
+        shutil.copy2(target, backup)
+    workspace.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(exercise.starter, target)
+    return target, backup
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ExerciseStatus:
+    exercise: Exercise
+    state: str  # not started | in progress | passed
+    best_passed: int
+    best_total: int
+    attempts: int
+
+
+def statuses(exercises: Sequence[Exercise], attempts_by_id: Mapping[str, Sequence], workspace: Path
+             ) -> list[ExerciseStatus]:
+    """Each exercise's state from its recorded attempts and whether a workspace file exists."""
+    result = []
+    for exercise in exercises:
+        attempts = list(attempts_by_id.get(exercise.id, ()))
+        best = max(attempts, key=lambda a: (a.passed / a.total if a.total else 0.0, a.total), default=None)
+        if any(a.status == "pass" for a in attempts):
+            state = "passed"
+        elif attempts or workspace_file(exercise, workspace).exists():
+            state = "in progress"
+        else:
+            state = "not started"
+        result.append(ExerciseStatus(exercise, state, best.passed if best else 0, best.total if best else 0,
+                                     len(attempts)))
+    return result

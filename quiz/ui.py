@@ -76,7 +76,7 @@ def bank_problems(console: Console, problems: Sequence[BankProblem], *, heading:
     if heading:
         console.print(Text(heading, style="warn"))
     for problem in problems:
-        console.print(Text(f"  {problem}"))
+        console.print(Text(f"  {problem}"), soft_wrap=True)  # unwrapped: file:line must stay copyable
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def topics_table(console: Console, counts: Mapping[str, int], accuracy: Mapping[
 
 def lint_result(console: Console, checked: int, problems: Sequence[BankProblem]) -> None:
     for problem in problems:
-        console.print(Text(str(problem)))
+        console.print(Text(str(problem)), soft_wrap=True)
     if problems:
         files = len({p.file for p in problems})
         console.print(Text(f"{len(problems)} problem(s) in {files} file(s).", style="bad"))

@@ -1,0 +1,74 @@
+"""Every test runs against temporary locations: no test reads or writes the user's real home."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLE_BANK = Path(__file__).resolve().parent / "banks" / "sample.yaml"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("TORCHPREP_HOME", str(home))
+    monkeypatch.setenv("TORCHPREP_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.delenv("TORCHPREP_BANKS", raising=False)
+    monkeypatch.delenv("TORCHPREP_EXERCISES", raising=False)
+    monkeypatch.delenv("TORCHPREP_SOLUTIONS", raising=False)
+    # Fixed width and no colour, so rich output can be asserted exactly.
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+    return home
+
+
+@pytest.fixture
+def fixture_catalog(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the catalog at the tiny torch-free `adder` exercise used to test the grader itself."""
+    monkeypatch.setenv("TORCHPREP_EXERCISES", str(FIXTURES / "exercises"))
+    monkeypatch.setenv("TORCHPREP_SOLUTIONS", str(FIXTURES / "solutions"))
+    return FIXTURES
+
+
+@pytest.fixture
+def sample_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Quiz from tests/banks/sample.yaml alone: the built-in bank is swapped for an empty folder."""
+    empty = tmp_path / "no-builtin-bank"
+    empty.mkdir()
+    monkeypatch.setattr("quiz.paths.builtin_bank_dir", lambda: empty)
+    return SAMPLE_BANK
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, expect: int | None = 0):
+        from quiz.cli import app
+
+        result = self.runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, f"exit {result.exit_code}, output:\n{result.output}"
+        return result
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def torchprep_command() -> list[str]:
+    return [sys.executable, "-m", "quiz"]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **extra)
+    return env

@@ -22,7 +22,9 @@ def _project_or_packaged(name: str) -> Path:
 
 
 def builtin_bank_dir() -> Path:
-    return PACKAGE_DIR / "bank"
+    """The bank shipped with torchprep; TORCHPREP_BUILTIN_BANK swaps it (for tests and bank authors)."""
+    override = os.environ.get("TORCHPREP_BUILTIN_BANK")
+    return Path(override) if override else PACKAGE_DIR / "bank"
 
 
 def exercises_dir() -> Path:

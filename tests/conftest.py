@@ -23,6 +23,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TORCHPREP_BANKS", raising=False)
     monkeypatch.delenv("TORCHPREP_EXERCISES", raising=False)
     monkeypatch.delenv("TORCHPREP_SOLUTIONS", raising=False)
+    monkeypatch.delenv("TORCHPREP_BUILTIN_BANK", raising=False)
     # Fixed width and no colour, so rich output can be asserted exactly.
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -43,7 +44,7 @@ def sample_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Quiz from tests/banks/sample.yaml alone: the built-in bank is swapped for an empty folder."""
     empty = tmp_path / "no-builtin-bank"
     empty.mkdir()
-    monkeypatch.setattr("quiz.paths.builtin_bank_dir", lambda: empty)
+    monkeypatch.setenv("TORCHPREP_BUILTIN_BANK", str(empty))
     return SAMPLE_BANK
 
 

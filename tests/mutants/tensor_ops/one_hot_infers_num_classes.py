@@ -31,7 +31,8 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got values in "
                          f"[{labels.min().item()}, {labels.max().item()}]")
-    out = torch.zeros((*labels.shape, int(labels.max()) + 1 if labels.numel() else num_classes), dtype=torch.int64, device=labels.device)
+    width = int(labels.max()) + 1 if labels.numel() else num_classes
+    out = torch.zeros((*labels.shape, width), dtype=torch.int64, device=labels.device)
     # Write a 1 at each label's position along the new last dim.
     return out.scatter(-1, labels.unsqueeze(-1), 1)
 

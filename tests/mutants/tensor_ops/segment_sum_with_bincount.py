@@ -1,4 +1,5 @@
-# MUTANT: torch.bincount with minlength: only 1-D values work, and ids >= num_groups silently grow the output instead of raising
+# MUTANT: torch.bincount with minlength: only 1-D values work, and ids >= num_groups silently grow
+# the output instead of raising
 """Reference solution: tensor indexing and reductions."""
 
 from __future__ import annotations

@@ -1,0 +1,111 @@
+"""The grader on a tiny torch-free exercise: every way a submission can break comes back as a result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from quiz import catalog
+from quiz.grading import runner
+from quiz.store import Store
+from tests.conftest import FIXTURES
+
+SUBMISSIONS = FIXTURES / "submissions"
+
+
+@pytest.fixture
+def adder(fixture_catalog):
+    return catalog.get("adder")
+
+
+def statuses(result):
+    return {test.name: test.status for test in result.tests}
+
+
+def test_reference_passes_and_skips_count_apart(adder):
+    result = runner.grade(adder, FIXTURES / "solutions" / "adder.py")
+    assert (result.status, result.passed, result.total, result.skipped) == ("pass", 2, 2, 1)
+    assert statuses(result)["test_scale_on_gpu"] == "skip"
+    assert {t.name: t.task for t in result.tests} == {"test_add_matches_reference": "add", "test_scale": "scale",
+                                                      "test_scale_on_gpu": "scale"}
+
+
+def test_starter_fails_with_a_learner_message(adder):
+    result = runner.grade(adder, adder.starter)
+    assert result.status == "fail" and result.passed == 0
+    assert result.tests[0].message == "not implemented yet: the function still raises NotImplementedError"
+
+
+def test_wrong_answer_keeps_only_our_sentence(adder):
+    result = runner.grade(adder, SUBMISSIONS / "wrong_add.py")
+    assert (result.status, result.passed, result.total) == ("fail", 1, 2)
+    assert result.tests[0].message == "AssertionError: add(1, 2) should be 3"
+    assert result.message == "1 of 2 tests failed"
+
+
+@pytest.mark.parametrize(("file", "status", "message"), [
+    ("syntax_error.py", "error", "syntax_error.py line 1: syntax error: expected ':'. Fix it and check again."),
+    ("import_error.py", "error", "the submission does not import: import_error.py fails when imported (line 1): "
+                                 "ImportError: cannot import name 'does_not_exist' from 'math'"),
+    ("exit_at_import.py", "error", "the submission does not import: exit_at_import.py fails when imported "
+                                   "(line 2): SystemExit: 3"),
+    ("os_exit.py", "error", "the test process ended with exit code 0 before all tests were done"),
+    ("segfault.py", "error", "the test process was killed by signal SIGSEGV before all tests were done"),
+])
+def test_broken_submissions_are_graded_error_with_a_reason(adder, file, status, message):
+    result = runner.grade(adder, SUBMISSIONS / file)
+    assert result.status == status
+    assert result.message.startswith(message), result.message
+
+
+def test_sys_exit_inside_a_function_fails_that_test_only(adder):
+    result = runner.grade(adder, SUBMISSIONS / "exit_in_function.py")
+    assert result.status == "fail"
+    assert statuses(result) == {"test_add_matches_reference": "fail", "test_scale": "pass",
+                                "test_scale_on_gpu": "skip"}
+    assert "called sys.exit()" in result.tests[0].message
+
+
+def test_an_endless_loop_is_stopped_at_the_timeout(adder):
+    result = runner.grade(adder, SUBMISSIONS / "endless_loop.py", timeout=3)
+    assert result.status == "error"
+    assert result.message.startswith("the tests did not finish within 3 s and were stopped")
+    assert result.duration_s < 30
+
+
+def test_megabytes_of_print_are_cut(adder):
+    result = runner.grade(adder, SUBMISSIONS / "prints_megabytes.py")
+    assert result.status == "pass"
+    assert 0 < len(result.tests[0].output) < 5_000
+    assert "more characters cut" in result.tests[0].output
+
+
+def test_a_missing_file_is_an_error_not_a_crash(adder, tmp_path):
+    result = runner.grade(adder, tmp_path / "nope.py")
+    assert result.status == "error" and "torchprep start adder" in result.message
+
+
+def test_json_has_the_exercism_shape(cli, fixture_catalog, isolated):
+    result = cli("check", "adder", "--file", SUBMISSIONS / "wrong_add.py", "--json", expect=1)
+    document = json.loads(result.output)
+    assert set(document) >= {"version", "exercise", "status", "message", "tests", "passed", "total", "duration_s"}
+    assert (document["version"], document["exercise"], document["status"]) == (3, "adder", "fail")
+    assert (document["passed"], document["total"]) == (1, 2)
+    assert set(document["tests"][0]) >= {"name", "task", "status", "message", "output"}
+    with Store.open(isolated) as store:
+        attempt = store.attempts("adder")[0]
+    assert (attempt.status, attempt.passed, attempt.total) == ("fail", 1, 2)
+    assert len(attempt.submission_sha256) == 64
+
+
+def test_check_reports_test_by_test(cli, fixture_catalog):
+    result = cli("check", "adder", "--file", SUBMISSIONS / "wrong_add.py", expect=1)
+    assert "✗ test_add_matches_reference  [add]" in result.output
+    assert "    AssertionError: add(1, 2) should be 3" in result.output
+    assert "✓ test_scale  [scale]" in result.output
+    assert "- test_scale_on_gpu  [scale]" in result.output and "needs a CUDA GPU" in result.output
+    assert "FAIL  1/2 tests passed  (1 skipped here)" in result.output
+    assert "torchprep hint adder" in result.output
+    result = cli("check", "adder", "--file", FIXTURES / "solutions" / "adder.py", expect=0)
+    assert "PASS  2/2 tests" in result.output

@@ -1,0 +1,102 @@
+"""start, hint, solution, reset and check without an id, on the tiny `adder` exercise."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from quiz.store import Store
+from tests.conftest import FIXTURES
+
+
+def workspace_file(tmp_path: Path) -> Path:
+    return tmp_path / "workspace" / "adder.py"
+
+
+def test_start_copies_the_starter_and_never_overwrites(cli, fixture_catalog, tmp_path):
+    result = cli("start", "adder")
+    target = workspace_file(tmp_path)
+    assert f"✓ Created {target}" in result.output.replace("\n", "")
+    assert "Implement: add, scale." in result.output
+    assert target.read_text() == (FIXTURES / "exercises" / "adder" / "adder.py").read_text()
+    target.write_text("my work")
+    result = cli("start", "adder")
+    assert "already there (nothing overwritten)" in result.output
+    assert target.read_text() == "my work"
+
+
+def test_start_unknown_exercise_suggests(cli, fixture_catalog):
+    result = cli("start", "addr", expect=2)
+    assert "no exercise called 'addr': did you mean 'adder'?" in result.output
+
+
+def test_workspace_is_the_same_whatever_the_current_folder(cli, fixture_catalog, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli("start", "adder")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert "already there" in cli("start", "adder").output
+    other = tmp_path / "other-ws"
+    cli("start", "adder", "--workspace", other)
+    assert (other / "adder.py").is_file()
+
+
+def test_hint_gives_the_next_one_each_time(cli, fixture_catalog):
+    assert "Hint 1/2 for adder: Python has an operator for that." in cli("hint", "adder").output
+    second = cli("hint", "adder").output
+    assert "Hint 2/2 for adder: return a + b" in second and "That is the last hint" in second
+    assert "Hint 2/2" in cli("hint", "adder").output
+    assert "两数相加" not in cli("hint", "adder", "--lang", "zh").output
+    assert "return a + b" in cli("hint", "adder", "--lang", "zh").output
+
+
+def test_solution_only_after_passing_or_forced(cli, fixture_catalog, tmp_path, isolated):
+    cli("start", "adder")
+    result = cli("solution", "adder", expect=2)
+    assert "pass adder first" in result.output
+    result = cli("solution", "adder", "--force")
+    assert "Reference solution: adder" in result.output and "return a + b" in result.output
+    assert "Your file → reference" in result.output and "raise NotImplementedError" in result.output
+    with Store.open(isolated) as store:
+        assert store.count_events("adder", "revealed") == 1
+    shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
+    cli("check", "adder")
+    result = cli("solution", "adder")
+    assert "identical to the reference" in result.output
+    with Store.open(isolated) as store:
+        assert store.count_events("adder", "revealed") == 1
+
+
+def test_reset_asks_and_keeps_a_backup(cli, fixture_catalog, tmp_path):
+    cli("start", "adder")
+    target = workspace_file(tmp_path)
+    target.write_text("def add(a, b):\n    return 42\n")
+    result = cli("reset", "adder", input="n\n", expect=1)
+    assert "Nothing changed." in result.output and "42" in target.read_text()
+    result = cli("reset", "adder", input="y\n")
+    assert "raise NotImplementedError" in target.read_text()
+    backups = list((tmp_path / "workspace" / "backups").glob("adder-*.py"))
+    assert len(backups) == 1 and "42" in backups[0].read_text()
+
+
+def test_check_without_id_takes_the_first_not_passed(cli, fixture_catalog, tmp_path):
+    result = cli("check", expect=1)
+    assert "there is no file at" in result.output and "torchprep start adder" in result.output
+    cli("start", "adder")
+    shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
+    assert "PASS" in cli("check").output
+    result = cli("check", expect=2)
+    assert "you have passed every exercise" in result.output
+
+
+def test_exercise_list_shows_status_and_best_score(cli, fixture_catalog, tmp_path):
+    result = cli("exercise", "list")
+    assert "adder" in result.output and "not started" in result.output
+    cli("start", "adder")
+    cli("check", "adder", "--file", FIXTURES / "submissions" / "wrong_add.py", expect=1)
+    result = cli("exercises")
+    assert "in progress" in result.output and "1/2" in result.output
+    shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
+    cli("check", "adder")
+    result = cli("exercise", "list", "--lang", "zh")
+    assert "passed" in result.output and "2/2" in result.output and "两数相加" in result.output

@@ -109,7 +109,8 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
     ), problems
 
 
-def _scan(root: Path) -> tuple[list[Exercise], list[str]]:
+def scan(root: Path | None = None) -> tuple[list[Exercise], list[str]]:
+    root = root or paths.exercises_dir()
     exercises, problems = [], []
     for folder in sorted(p for p in root.iterdir() if (p / "exercise.yaml").is_file()) if root.is_dir() else []:
         exercise, found = _read(folder)
@@ -128,12 +129,12 @@ def _scan(root: Path) -> tuple[list[Exercise], list[str]]:
 
 def problems(root: Path | None = None) -> list[str]:
     """Everything wrong with the catalog's exercise.yaml files (empty when it is sound)."""
-    return _scan(root or paths.exercises_dir())[1]
+    return scan(root)[1]
 
 
 def load(root: Path | None = None) -> list[Exercise]:
     """Every exercise in learning order. A broken catalog is our bug: it raises with every problem."""
-    exercises, found = _scan(root or paths.exercises_dir())
+    exercises, found = scan(root)
     if found:
         raise QuizError("the exercise catalog is broken:\n  " + "\n  ".join(found))
     return exercises

@@ -1,0 +1,53 @@
+"""Run bank snippets (`output` code and `verify` blocks) each in a process of its own.
+
+torch is imported once in a fork server and every snippet runs in a fresh child forked from it, so each is
+isolated (no state leaks between questions) without paying torch's import for every one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import sys
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+SNIPPET_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    stdout: str
+    error: str
+
+
+def _run(source: str) -> Outcome:
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            exec(compile(source, "<snippet>", "exec"), {"__name__": "__main__"})
+    except BaseException:  # noqa: BLE001 - report whatever the snippet raised
+        return Outcome(False, buffer.getvalue(), traceback.format_exc(limit=-3))
+    return Outcome(True, buffer.getvalue(), "")
+
+
+def run_all(sources: dict[str, str]) -> dict[str, Outcome]:
+    """id -> Outcome for every snippet."""
+    if sys.version_info >= (3, 11) and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["torch"])
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=context, max_tasks_per_child=1)
+    else:  # pragma: no cover - Python 3.10 or Windows: a fresh interpreter for each snippet
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    results = {}
+    with pool:
+        futures = {key: pool.submit(_run, source) for key, source in sources.items()}
+        for key, future in futures.items():
+            try:
+                results[key] = future.result(timeout=SNIPPET_TIMEOUT_S)
+            except Exception as error:  # noqa: BLE001 - a timeout or a crashed child is a failure of that snippet
+                results[key] = Outcome(False, "", f"{type(error).__name__}: {error}")
+    return results

@@ -1,0 +1,140 @@
+"""The built-in bank: valid, as large and as broad as promised, bilingual, and every runnable claim run."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from quiz import bank, paths, topics
+from tests import snippets
+
+BANK = bank.load()
+QUESTIONS = BANK.questions
+SCHEMA = json.loads((paths.builtin_bank_dir() / "schema.json").read_text(encoding="utf-8"))
+OFFICIAL = ("https://docs.pytorch.org/", "https://pytorch.org/", "https://arxiv.org/", "https://github.com/pytorch/")
+NEAR_DUPLICATE_RATIO = 0.9
+
+
+def test_builtin_bank_lints_clean():
+    checked, problems = bank.lint()
+    assert [str(p) for p in problems] == []
+    assert checked == len(QUESTIONS)
+
+
+def test_every_file_matches_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for file in bank.bank_files(paths.builtin_bank_dir()):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        errors = [f"{file.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
+        assert errors == []
+
+
+def test_the_schema_rejects_what_the_loader_rejects():
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    bad = {"format_version": 1, "questions": [{"id": "x", "type": "choice", "difficulty": 5, "prompt": "p",
+                                               "explanation": "e", "topic": "behavioral", "colour": 1}]}
+    assert len(list(validator.iter_errors(bad))) >= 3
+
+
+def test_schema_topics_are_the_topic_list():
+    assert SCHEMA["$defs"]["topic"]["enum"] == list(topics.TOPIC_SLUGS)
+
+
+def test_size_and_coverage():
+    stats = bank.stats(BANK)
+    assert stats.total >= 250
+    for slug, count in stats.by_topic.items():
+        assert count >= (8 if slug == "behavioural" else 15), f"{slug} has only {count} questions"
+    assert stats.by_difficulty[3] >= stats.total / 4
+    assert stats.by_type["output"] >= 45
+    assert stats.by_type["bug"] >= 35
+    assert stats.by_type["open"] >= 35
+    checkable = [q for q in QUESTIONS if q.type in ("choice", "multi", "bug")]
+    assert sum(q.verify is not None for q in checkable) >= len(checkable) / 2
+
+
+def test_every_text_has_chinese():
+    assert bank.stats(BANK).language_coverage["zh"] == 1.0, [
+        q.id for q in QUESTIONS if not all("zh" in text for text in q.texts())]
+
+
+def test_the_interview_seed_questions_are_there():
+    seeds = {q.source: q for q in QUESTIONS if q.source and re.fullmatch(r"seed-q\d+", q.source)}
+    assert sorted(seeds, key=lambda s: int(s[6:])) == [f"seed-q{n}" for n in range(1, 11)]
+    for question in seeds.values():
+        assert question.type == "open" and 4 <= len(question.key_points) <= 7
+        assert question.model_answer and "zh" in question.model_answer
+    mistakes = [q for q in QUESTIONS if q.source == "seed-mistake"]
+    assert len(mistakes) >= 8 and all(q.type in ("bug", "choice", "multi") for q in mistakes)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.id)
+def test_every_answer_teaches(question):
+    assert any(reference.startswith(OFFICIAL) for reference in question.references), \
+        f"{question.id} needs a reference to the official docs or the paper"
+    for choice in question.choices:
+        if not choice.correct:
+            assert choice.why, f"{question.id}: every wrong choice says why it is wrong"
+    assert len(question.explanation["en"]) >= 40, f"{question.id}: the explanation should say why, not only what"
+
+
+def _signature(question: bank.Question) -> str:
+    text = question.prompt["en"] + " " + (question.code or "")
+    return " ".join(re.sub(r"[^a-z0-9_.()]+", " ", text.lower()).split())
+
+
+def test_no_two_questions_ask_the_same_thing():
+    signatures = [(q.id, _signature(q)) for q in QUESTIONS]
+    duplicates = []
+    for index, (first_id, first) in enumerate(signatures):
+        for second_id, second in signatures[index + 1:]:
+            matcher = difflib.SequenceMatcher(None, first, second, autojunk=False)
+            if matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO \
+                    and matcher.ratio() >= NEAR_DUPLICATE_RATIO:
+                duplicates.append((first_id, second_id, round(matcher.ratio(), 2)))
+    assert duplicates == []
+
+
+def test_the_duplicate_check_can_fail():
+    question = QUESTIONS[0]
+    assert difflib.SequenceMatcher(None, _signature(question), _signature(question) + " ?").ratio() >= \
+        NEAR_DUPLICATE_RATIO
+
+
+# -- every runnable claim, run under the installed torch ---------------------------------------------------
+
+SNIPPETS = {f"output:{q.id}": q.code for q in QUESTIONS if q.type == "output"}
+SNIPPETS.update({f"verify:{q.id}": q.verify for q in QUESTIONS if q.verify})
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return snippets.run_all(SNIPPETS)
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if q.type == "output"], ids=lambda q: q.id)
+def test_output_questions_print_their_answer(question, outcomes):
+    outcome = outcomes[f"output:{question.id}"]
+    assert outcome.ok, f"{question.id}: the code raised\n{outcome.error}"
+    printed = "\n".join(line.rstrip() for line in outcome.stdout.strip("\n").splitlines())
+    expected = "\n".join(line.rstrip() for line in (question.output or "").strip("\n").splitlines())
+    assert printed == expected, f"{question.id} ({Path(question.file).name}:{question.line}) prints something else"
+
+
+@pytest.mark.parametrize("question", [q for q in QUESTIONS if q.verify], ids=lambda q: q.id)
+def test_verify_blocks_hold(question, outcomes):
+    outcome = outcomes[f"verify:{question.id}"]
+    assert outcome.ok, f"{question.id} ({Path(question.file).name}:{question.line}): verify failed\n{outcome.error}"
+
+
+def test_snippet_runner_reports_failures():
+    results = snippets.run_all({"good": "print(1)", "bad": "assert 1 == 2, 'nope'"})
+    assert results["good"] == snippets.Outcome(True, "1\n", "")
+    assert not results["bad"].ok and "nope" in results["bad"].error

@@ -62,6 +62,32 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     """,
+    # 2: spaced-repetition cards, mock interviews, and natural keys so that importing progress twice
+    # changes nothing
+    """
+    CREATE TABLE cards (
+        question_id TEXT PRIMARY KEY,
+        card TEXT NOT NULL,                 -- fsrs.Card.to_json()
+        due TEXT NOT NULL
+    );
+    CREATE INDEX cards_by_due ON cards (due);
+    CREATE TABLE mocks (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL UNIQUE,
+        ended_at TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        seed INTEGER,
+        score REAL NOT NULL,                -- 0..1 over every part
+        detail TEXT NOT NULL                -- JSON: each question's and the exercise's result
+    );
+    DELETE FROM answers WHERE id NOT IN (SELECT MIN(id) FROM answers GROUP BY question_id, answered_at);
+    CREATE UNIQUE INDEX answers_natural ON answers (question_id, answered_at);
+    DELETE FROM attempts WHERE id NOT IN (SELECT MIN(id) FROM attempts GROUP BY exercise_id, attempted_at);
+    CREATE UNIQUE INDEX attempts_natural ON attempts (exercise_id, attempted_at);
+    DELETE FROM exercise_events WHERE id NOT IN (
+        SELECT MIN(id) FROM exercise_events GROUP BY exercise_id, kind, at);
+    CREATE UNIQUE INDEX events_natural ON exercise_events (exercise_id, kind, at)
+    """,
 )
 
 
@@ -275,6 +301,102 @@ class Store:
         return self.connection.execute(
             "SELECT COUNT(*) FROM exercise_events WHERE exercise_id = ? AND kind = ?", (exercise_id, kind)
         ).fetchone()[0]
+
+
+    # -- spaced repetition ---------------------------------------------------------------------------------
+
+    def cards(self) -> dict[str, str]:
+        """question id -> the FSRS card as JSON (review.py owns what it means)."""
+        return {row["question_id"]: row["card"] for row in self.connection.execute("SELECT * FROM cards")}
+
+    def save_card(self, question_id: str, card_json: str, due: datetime) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO cards (question_id, card, due) VALUES (?, ?, ?) ON CONFLICT (question_id)"
+                       " DO UPDATE SET card = excluded.card, due = excluded.due", (question_id, card_json, _iso(due)))
+
+    def replace_cards(self, cards: Iterable[tuple[str, str, datetime]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM cards")
+            db.executemany("INSERT INTO cards (question_id, card, due) VALUES (?, ?, ?)",
+                           [(qid, card, _iso(due)) for qid, card, due in cards])
+
+    # -- mock interviews ------------------------------------------------------------------------------------
+
+    def record_mock(self, mock: Mock) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO mocks (started_at, ended_at, minutes, seed, score, detail)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", (_iso(mock.started_at), _iso(mock.ended_at), mock.minutes,
+                                                     mock.seed, mock.score, mock.detail))
+
+    def mocks(self) -> list[Mock]:
+        rows = self.connection.execute("SELECT * FROM mocks ORDER BY started_at")
+        return [Mock(parse_time(r["started_at"]), parse_time(r["ended_at"]), r["minutes"], r["seed"], r["score"],
+                     r["detail"]) for r in rows]
+
+    def events(self) -> list[dict]:
+        rows = self.connection.execute("SELECT exercise_id, kind, detail, at FROM exercise_events ORDER BY at, id")
+        return [dict(row) for row in rows]
+
+    # -- moving progress between machines --------------------------------------------------------------------
+
+    def merge(self, answers: Iterable[Answer], attempts: Iterable[Attempt], events: Iterable[dict],
+              mocks: Iterable[Mock]) -> dict[str, int]:
+        """Add what is not here yet, in one transaction; rows already present (same natural key) are skipped.
+
+        Returns how many rows of each kind were new.
+        """
+        added = {}
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO answers (question_id, topic, qtype, outcome, score, response, hints_used,"
+                " duration_s, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.question_id, a.topic, a.qtype, a.outcome, a.score, a.response, a.hints_used, a.duration_s,
+                  _iso(a.answered_at)) for a in answers])
+            added["answers"], before = db.total_changes - before, db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO attempts (exercise_id, status, passed, total, duration_s, submission_sha256,"
+                " attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(a.exercise_id, a.status, a.passed, a.total, a.duration_s, a.submission_sha256,
+                  _iso(a.attempted_at)) for a in attempts])
+            added["attempts"], before = db.total_changes - before, db.total_changes
+            db.executemany("INSERT OR IGNORE INTO exercise_events (exercise_id, kind, detail, at) VALUES (?, ?, ?, ?)",
+                           [(e["exercise_id"], e["kind"], e.get("detail"), e["at"]) for e in events])
+            added["events"], before = db.total_changes - before, db.total_changes
+            db.executemany("INSERT OR IGNORE INTO mocks (started_at, ended_at, minutes, seed, score, detail)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [(_iso(m.started_at), _iso(m.ended_at), m.minutes, m.seed, m.score, m.detail)
+                            for m in mocks])
+            added["mocks"] = db.total_changes - before
+        return added
+
+    def forget(self, topic: str | None = None, exercise_ids: Iterable[str] = ()) -> dict[str, int]:
+        """Delete progress: everything, or one topic's answers and cards and its exercises' attempts."""
+        with self.transaction() as db:
+            if topic is None:
+                counts = {table: db.execute(f"DELETE FROM {table}").rowcount
+                          for table in ("answers", "cards", "attempts", "exercise_events", "mocks", "sessions")}
+                return counts
+            ids = list(exercise_ids)
+            marks = ",".join("?" * len(ids))
+            return {
+                "cards": db.execute("DELETE FROM cards WHERE question_id IN (SELECT question_id FROM answers"
+                                    " WHERE topic = ?)", (topic,)).rowcount,
+                "answers": db.execute("DELETE FROM answers WHERE topic = ?", (topic,)).rowcount,
+                "attempts": db.execute(f"DELETE FROM attempts WHERE exercise_id IN ({marks})", ids).rowcount,
+                "exercise_events": db.execute(f"DELETE FROM exercise_events WHERE exercise_id IN ({marks})",
+                                              ids).rowcount,
+            }
+
+
+@dataclass(frozen=True)
+class Mock:
+    started_at: datetime
+    ended_at: datetime
+    minutes: int
+    seed: int | None
+    score: float
+    detail: str  # JSON
 
 
 def _answer(row: sqlite3.Row) -> Answer:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -21,9 +21,9 @@ from tests.conftest import ROOT, SAMPLE_BANK, subprocess_env
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def answer(question_id: str = "q", outcome: str = "right", **extra) -> Answer:
+def answer(question_id: str = "q", outcome: str = "right", minute: int = 0, **extra) -> Answer:
     return Answer(question_id=question_id, topic="autograd", qtype="choice", outcome=outcome,
-                  score=1.0 if outcome == "right" else 0.0, answered_at=NOW, **extra)
+                  score=1.0 if outcome == "right" else 0.0, answered_at=NOW + timedelta(minutes=minute), **extra)
 
 
 def test_fresh_store_is_migrated_and_round_trips(isolated):
@@ -31,7 +31,7 @@ def test_fresh_store_is_migrated_and_round_trips(isolated):
         assert store.schema_version == len(store_module.MIGRATIONS)
         session_id = store.start_session("quiz", seed=3, lang="en", now=NOW)
         store.record_answer(answer("a", "wrong", session_id=session_id, response="b", hints_used=1))
-        store.record_answer(answer("a", "right", session_id=session_id))
+        store.record_answer(answer("a", "right", minute=1, session_id=session_id))
         store.record_answer(answer("b", "skipped"))
         assert store.last_outcomes() == {"a": "right"}
         assert store.topic_accuracy() == {"autograd": (1, 2)}
@@ -114,7 +114,7 @@ def test_a_database_from_a_newer_torchprep_is_refused(isolated):
 
 WRITER = textwrap.dedent("""
     import sys
-    from datetime import datetime, timezone
+    from datetime import datetime, timedelta, timezone
     from quiz.store import Answer, Store
     with Store.open(__import__("pathlib").Path(sys.argv[1])) as store:
         for i in range(150):

@@ -130,7 +130,8 @@ def quiz(
 ) -> None:
     """Answer interview questions in the terminal; every answer is saved as you give it."""
     from quiz import bank as bank_module
-    from quiz import play, session, ui
+    from quiz import play, review, session, ui
+    from quiz.store import utcnow
 
     lang = _check_lang(lang)
     unknown_types = [t for t in qtype if t not in bank_module.QUESTION_TYPES]
@@ -139,12 +140,42 @@ def quiz(
     console = ui.make_console()
     loaded = _load_bank(bank, console)
     filters = session.Filters(topics=_check_topics(topic), difficulty=difficulty, types=tuple(qtype))
-    store = _open_store(ctx, console)
-    with store:
-        questions = session.draw(loaded.questions, filters, count, seed=seed, last_outcomes=store.last_outcomes())
+    with _open_store(ctx, console) as store:
+        cards = review.load_cards(store)
+        order = review.spaced_order(cards, utcnow())
+        questions = session.draw(loaded.questions, filters, count, seed=seed, order=order)
         if not questions:
             raise UsageError("no question matches these filters: try fewer of them, or see `torchprep topics`")
-        summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), seed=seed, lang=lang)
+        summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), seed=seed, lang=lang,
+                           after_answer=lambda answer: review.review(store, answer, cards))
+    ui.session_summary(console, summary, lang)
+
+
+@app.command("review")
+def review_command(
+    ctx: typer.Context,
+    topic: list[str] = typer.Option([], "--topic", "-t", help="Only this topic (repeatable)."),
+    count: int = typer.Option(20, "--count", "-n", min=1, help="At most this many reviews."),
+    lang: str = LANG_OPTION,
+    bank: list[Path] = BANK_OPTION,
+) -> None:
+    """Only the questions due for review (spaced repetition); says when the next one is due if none is."""
+    from quiz import play, review, session, ui
+    from quiz.store import utcnow
+
+    lang = _check_lang(lang)
+    console = ui.make_console()
+    loaded = _load_bank(bank, console)
+    candidates = session.select(loaded.questions, session.Filters(topics=_check_topics(topic)))
+    with _open_store(ctx, console) as store:
+        cards = review.load_cards(store)
+        now = utcnow()
+        due = review.due_questions(candidates, cards, now)[:count]
+        if not due:
+            ui.nothing_due(console, review.next_due(candidates, cards), now, lang)
+            return
+        summary = play.run(due, store=store, ui=ui.QuizView(console, lang), lang=lang, kind="review",
+                           after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)
 
 

@@ -34,33 +34,40 @@ class _Quit(Exception):
     pass
 
 
-AfterAnswer = Callable[[Question, Graded, float, int], None]
+AfterAnswer = Callable[[Answer], None]  # called once the answer is committed (spaced repetition hooks in)
 
 
 def run(questions: Sequence[Question], *, store: Store, ui: QuizUI, seed: int | None = None,
         lang: str = "en", kind: str = "quiz", clock: Callable[[], datetime] = utcnow,
-        after_answer: AfterAnswer | None = None) -> Summary:
-    """Ask every question; stop early on q, Ctrl-C or end of input, keeping every answer already given."""
+        after_answer: AfterAnswer | None = None, deadline: datetime | None = None) -> Summary:
+    """Ask every question; stop early on q, Ctrl-C or end of input, keeping every answer already given.
+
+    With a deadline (mock interviews), no new question is asked once it has passed.
+    """
     started = clock()
     session_id = store.start_session(kind, seed=seed, lang=lang, now=started)
     results: list[Result] = []
     quit_early = False
     try:
         for index, question in enumerate(questions, 1):
+            if deadline is not None and clock() >= deadline:
+                quit_early = True
+                break
             order = session.choice_order(question, seed)
             ui.show_question(question, order, index, len(questions))
             asked_at = clock()
             graded, hints_used = _answer_one(question, order, ui)
             answered_at = clock()
             duration = (answered_at - asked_at).total_seconds()
-            store.record_answer(Answer(
+            answer = Answer(
                 question_id=question.id, topic=question.topic, qtype=question.type, outcome=graded.outcome,
                 score=graded.score, answered_at=answered_at, response=graded.response, hints_used=hints_used,
                 duration_s=duration, session_id=session_id,
-            ))
+            )
+            store.record_answer(answer)
             results.append(Result(question, graded))
             if after_answer is not None:
-                after_answer(question, graded, duration, hints_used)
+                after_answer(answer)
             if graded.outcome != "skipped":
                 ui.show_feedback(question, order, graded)
     except (_Quit, KeyboardInterrupt, EOFError):

@@ -33,38 +33,41 @@ def select(questions: Iterable[Question], filters: Filters) -> list[Question]:
     return [question for question in questions if filters.accepts(question)]
 
 
-# A scheduler puts candidate questions in the order they should be asked. The learning loop swaps in
-# spaced repetition by passing another function with this signature.
-Scheduler = Callable[[Sequence[Question], Mapping[str, str], random.Random], list[Question]]
+# An order puts the candidate questions (sorted by id) in the order they should be asked. The default is
+# missed_and_new_first; the learning loop passes spaced repetition's instead (review.spaced_order).
+Order = Callable[[list[Question], random.Random], list[Question]]
 
 
-def missed_and_new_first(candidates: Sequence[Question], last_outcomes: Mapping[str, str],
-                         rng: random.Random) -> list[Question]:
+def missed_and_new_first(last_outcomes: Mapping[str, str]) -> Order:
     """Questions missed last time, then never-seen ones, then the rest; shuffled within each group."""
-    groups: dict[int, list[Question]] = {0: [], 1: [], 2: []}
-    for question in candidates:
-        outcome = last_outcomes.get(question.id)
-        groups[0 if outcome == "wrong" else 1 if outcome is None else 2].append(question)
-    ordered: list[Question] = []
-    for rank in (0, 1, 2):
-        group = sorted(groups[rank], key=lambda q: q.id)
-        rng.shuffle(group)
-        ordered.extend(group)
-    return ordered
+
+    def order(candidates: list[Question], rng: random.Random) -> list[Question]:
+        groups: dict[int, list[Question]] = {0: [], 1: [], 2: []}
+        for question in candidates:
+            outcome = last_outcomes.get(question.id)
+            groups[0 if outcome == "wrong" else 1 if outcome is None else 2].append(question)
+        ordered: list[Question] = []
+        for rank in (0, 1, 2):
+            rng.shuffle(groups[rank])
+            ordered.extend(groups[rank])
+        return ordered
+
+    return order
 
 
 def draw(questions: Iterable[Question], filters: Filters, count: int, *, seed: int | None = None,
-         last_outcomes: Mapping[str, str] | None = None,
-         scheduler: Scheduler = missed_and_new_first) -> list[Question]:
+         order: Order | None = None) -> list[Question]:
     """The questions of one session, without repeats.
 
     With a seed the draw is a pure function of the seed, the filters and the bank (history is ignored), so a
     seed reproduces the same questions in the same order for anyone.
     """
-    candidates = select(questions, filters)
+    candidates = sorted(select(questions, filters), key=lambda q: q.id)
     rng = random.Random(seed)
-    history = {} if seed is not None else (last_outcomes or {})
-    return scheduler(candidates, history, rng)[:count]
+    if seed is not None or order is None:
+        rng.shuffle(candidates)
+        return candidates[:count]
+    return order(candidates, rng)[:count]
 
 
 def choice_order(question: Question, seed: int | None) -> tuple[int, ...]:

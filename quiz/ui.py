@@ -202,6 +202,29 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
                            else "已提前结束：已作答的题目都已保存。", style="muted"))
 
 
+def nothing_due(console: Console, next_due, now, lang: str = "en") -> None:
+    if next_due is None:
+        console.print("Nothing to review yet: answer some questions with `torchprep quiz` first." if lang == "en"
+                      else "还没有可复习的题目：先用 `torchprep quiz` 答几道题。")
+        return
+    console.print(("Nothing is due. Next review: " if lang == "en" else "目前没有到期的复习。下一次复习：")
+                  + f"{next_due.strftime('%Y-%m-%d %H:%M UTC')} ({_until(next_due - now, lang)}).")
+
+
+def _until(delta, lang: str) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if lang == "zh":
+        if days:
+            return f"{days} 天 {hours} 小时后"
+        return f"{hours} 小时 {minutes} 分钟后" if hours else f"{minutes} 分钟后"
+    if days:
+        return f"in {days} day{'s' * (days != 1)} {hours} h"
+    return f"in {hours} h {minutes} min" if hours else f"in {minutes} min"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Bank commands
 

@@ -31,7 +31,8 @@ def test_every_file_matches_the_json_schema():
     validator = jsonschema.Draft202012Validator(SCHEMA)
     for file in bank.bank_files(paths.builtin_bank_dir()):
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        errors = [f"{file.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
+        errors = [f"{file.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in validator.iter_errors(data)]
         assert errors == []
 
 

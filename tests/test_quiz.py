@@ -150,7 +150,8 @@ class TestDrawing:
     def test_same_seed_same_questions_order_and_choices(self):
         questions = list(QUESTIONS.values())
         first = session.draw(questions, session.Filters(), 5, seed=11)
-        second = session.draw(questions, session.Filters(), 5, seed=11, last_outcomes={"sample-bug": "wrong"})
+        second = session.draw(questions, session.Filters(), 5, seed=11,
+                              order=session.missed_and_new_first({"sample-bug": "wrong"}))
         assert [q.id for q in first] == [q.id for q in second]
         assert [session.choice_order(q, 11) for q in first] == [session.choice_order(q, 11) for q in second]
         orders = {tuple(q.id for q in session.draw(questions, session.Filters(), 5, seed=s)) for s in range(20)}
@@ -159,7 +160,7 @@ class TestDrawing:
     def test_missed_then_new_first_without_repeats(self):
         questions = list(QUESTIONS.values())
         history = {"sample-choice": "right", "sample-multi": "wrong", "sample-bug": "right"}
-        drawn = session.draw(questions, session.Filters(), 10, last_outcomes=history)
+        drawn = session.draw(questions, session.Filters(), 10, order=session.missed_and_new_first(history))
         ids = [q.id for q in drawn]
         assert len(ids) == len(set(ids)) == 5
         assert ids[0] == "sample-multi"

@@ -220,6 +220,39 @@ def main() -> None:
     app()
 
 
+@app.command()
+def report(
+    ctx: typer.Context,
+    output_format: str | None = typer.Option(None, "--format", help="Write a file instead: md, html or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="The file to write (default: "
+                                       "torchprep-report.<format> here)."),
+    lang: str = LANG_OPTION,
+    bank: list[Path] = BANK_OPTION,
+) -> None:
+    """Where you stand: by topic, the three weakest topics with what to run next, and your last 30 days."""
+    from quiz import catalog, ui
+    from quiz import report as report_module
+    from quiz.store import utcnow
+
+    lang = _check_lang(lang)
+    if output_format is not None and output_format not in report_module.FORMATS:
+        raise UsageError(f"unknown format {output_format!r}: use md, html or json")
+    if output is not None and output_format is None:
+        output_format = output.suffix.lstrip(".") if output.suffix.lstrip(".") in report_module.FORMATS else None
+        if output_format is None:
+            raise UsageError("say which format to write with --format md, html or json")
+    console = ui.make_console()
+    loaded = _load_bank(bank, console)
+    with _open_store(ctx, console) as store:
+        built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang)
+    if output_format is None:
+        ui.report_view(console, built, lang)
+        return
+    target = output or Path(f"torchprep-report.{output_format}")
+    target.write_text(report_module.FORMATS[output_format](built), encoding="utf-8")
+    ui.plain(console, f"✓ Wrote {target}", "ok")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Exercises
 

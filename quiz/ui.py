@@ -372,3 +372,62 @@ def solution_view(console: Console, exercise, user_file) -> None:
                                 title="Your file → reference", title_align="left", box=box.ROUNDED))
         else:
             console.print(Text("Your file is identical to the reference.", style="ok"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The readiness report
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def activity_chart(days: Sequence, rows: int = 4) -> list[str]:
+    """Columns of block characters, one per day, `rows` lines high (answers and checks together)."""
+    totals = [day.answers + day.attempts for day in days]
+    top = max(totals + [1])
+    lines = []
+    for row in range(rows, 0, -1):
+        line = ""
+        for total in totals:
+            eighths = round(total / top * rows * 8)
+            line += BLOCKS[max(0, min(8, eighths - (row - 1) * 8))]
+        lines.append(line)
+    return lines
+
+
+def report_view(console: Console, report, lang: str = "en") -> None:
+    console.print(Text("Readiness report" if lang == "en" else "备考情况", style="accent"))
+    console.print(Text(f"{report.answered} answers, {_pct(report.accuracy)} right · {report.due_now} reviews due · "
+                       f"exercises {report.exercises_passed}/{report.exercises_total}", style="muted"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in (("Topic", "left"), ("Seen", "right"), ("Right", "right"), ("Recall", "right"),
+                            ("Exercises", "right"), ("Readiness", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for line in report.topics:
+        filled = int(round(line.readiness * 10))
+        table.add_row(line.label, f"{line.seen}/{line.questions}", _pct(line.accuracy), _pct(line.recall),
+                      f"{line.exercises_passed}/{line.exercises_total}",
+                      Text("█" * filled, style="ok") + Text("░" * (10 - filled), style="muted")
+                      + Text(f" {line.readiness:.0%}"))
+    console.print(table)
+    console.print(Text("Work on these next" if lang == "en" else "接下来重点练习", style="key"))
+    for suggestion in report.weakest:
+        console.print(Text(f"  {suggestion.label}", style="bad") + Text(f" ({suggestion.reason})", style="muted"))
+        for command in suggestion.commands:
+            console.print(Text(f"    {command}"))
+    console.print()
+    days = report.activity
+    console.print(Text(f"Activity, last {len(days)} days (answers and exercise checks per day, "
+                       f"peak {max([d.answers + d.attempts for d in days] + [0])})", style="key"))
+    for line in activity_chart(days):
+        console.print(Text("  " + line, style="accent"))
+    first, last = days[0].day, days[-1].day
+    console.print(Text(f"  {first:%m-%d}" + " " * max(1, len(days) - 10) + f"{last:%m-%d}", style="muted"))
+    if report.mocks:
+        console.print()
+        console.print(Text("Mock interviews", style="key"))
+        for mock in report.mocks[-5:]:
+            console.print(f"  {mock.started_at:%Y-%m-%d %H:%M}  {mock.minutes} min  score {mock.score:.0%}")

@@ -1,0 +1,281 @@
+"""The readiness report: where the user stands, topic by topic, built from the store; and its file formats.
+
+``build`` returns a Report (plain data). The terminal view lives in ui.py; Markdown, JSON and a single
+self-contained HTML page (inline CSS and SVG, no JavaScript, nothing fetched) are written here as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+from quiz import review, topics
+from quiz.bank import Question
+from quiz.catalog import Exercise
+from quiz.store import Store
+
+ACTIVITY_DAYS = 30
+WEAKEST = 3
+
+
+@dataclass(frozen=True)
+class TopicLine:
+    topic: str
+    label: str
+    questions: int
+    seen: int
+    answered: int
+    right: int
+    accuracy: float | None  # right / answered, skips left out
+    recall: float | None  # mean predicted recall now over the questions seen
+    exercises_passed: int
+    exercises_total: int
+    readiness: float  # mean predicted recall over all the topic's questions, unseen ones counting 0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    topic: str
+    label: str
+    reason: str
+    commands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    answers: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class MockLine:
+    started_at: datetime
+    minutes: int
+    score: float
+    parts: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: datetime
+    topics: tuple[TopicLine, ...]
+    weakest: tuple[Suggestion, ...]
+    activity: tuple[Day, ...]
+    mocks: tuple[MockLine, ...]
+    answered: int
+    accuracy: float | None
+    due_now: int
+    exercises_passed: int
+    exercises_total: int
+
+    def to_json(self) -> dict:
+        def plain(value):
+            if isinstance(value, (datetime, date)):
+                return value.isoformat()
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            return value
+
+        return plain({"version": 1, **asdict(self)})
+
+
+def build(store: Store, questions: Sequence[Question], exercises: Sequence[Exercise], now: datetime,
+          lang: str = "en") -> Report:
+    answers = store.answers()
+    cards = review.load_cards(store)
+    attempts = store.attempts()
+    passed_ids = {a.exercise_id for a in attempts if a.status == "pass"}
+    by_topic_questions: dict[str, list[Question]] = {slug: [] for slug in topics.TOPIC_SLUGS}
+    for question in questions:
+        by_topic_questions.setdefault(question.topic, []).append(question)
+    topic_of = {question.id: question.topic for question in questions}
+    right: Counter[str] = Counter()
+    answered: Counter[str] = Counter()
+    seen: dict[str, set[str]] = {}
+    for answer in answers:
+        topic = topic_of.get(answer.question_id, answer.topic)
+        seen.setdefault(topic, set()).add(answer.question_id)
+        if answer.outcome != "skipped":
+            answered[topic] += 1
+            right[topic] += answer.outcome == "right"
+    recall_now = {qid: review.recall(card, now) for qid, card in cards.items()}
+
+    lines = []
+    for slug, topic_questions in by_topic_questions.items():
+        ids = [q.id for q in topic_questions]
+        recalls = [recall_now[qid] for qid in ids if qid in recall_now]
+        topic_exercises = [e for e in exercises if e.topic == slug]
+        lines.append(TopicLine(
+            topic=slug, label=topics.label(slug, lang), questions=len(ids),
+            seen=len(seen.get(slug, set()) & set(ids)), answered=answered[slug], right=right[slug],
+            accuracy=right[slug] / answered[slug] if answered[slug] else None,
+            recall=sum(recalls) / len(recalls) if recalls else None,
+            exercises_passed=sum(e.id in passed_ids for e in topic_exercises),
+            exercises_total=len(topic_exercises),
+            readiness=sum(recalls) / len(ids) if ids else 0.0,
+        ))
+
+    due_ids = {qid for qid, card in cards.items() if review.is_due(card, now)}
+    weakest = tuple(_suggest(line, exercises, passed_ids, due_ids, by_topic_questions[line.topic])
+                    for line in sorted((line for line in lines if line.questions),
+                                       key=lambda line: (line.readiness, line.answered, line.topic))[:WEAKEST])
+
+    first_day = now.date() - timedelta(days=ACTIVITY_DAYS - 1)
+    answers_per_day = Counter(a.answered_at.date() for a in answers if a.answered_at.date() >= first_day)
+    attempts_per_day = Counter(a.attempted_at.date() for a in attempts if a.attempted_at.date() >= first_day)
+    activity = tuple(Day(first_day + timedelta(days=n), answers_per_day[first_day + timedelta(days=n)],
+                         attempts_per_day[first_day + timedelta(days=n)]) for n in range(ACTIVITY_DAYS))
+
+    mocks = tuple(MockLine(m.started_at, m.minutes, m.score, tuple(json.loads(m.detail).get("parts", [])))
+                  for m in store.mocks())
+    total_answered = sum(answered.values())
+    return Report(
+        generated_at=now, topics=tuple(lines), weakest=weakest, activity=activity, mocks=mocks,
+        answered=total_answered, accuracy=sum(right.values()) / total_answered if total_answered else None,
+        due_now=len(due_ids & set(topic_of)), exercises_passed=len(passed_ids & {e.id for e in exercises}),
+        exercises_total=len(exercises),
+    )
+
+
+def _suggest(line: TopicLine, exercises: Sequence[Exercise], passed: set[str], due: set[str],
+             topic_questions: Sequence[Question]) -> Suggestion:
+    commands = []
+    due_here = sum(q.id in due for q in topic_questions)
+    if due_here:
+        commands.append(f"torchprep review --topic {line.topic}")
+    if line.seen < line.questions or not commands:
+        commands.append(f"torchprep quiz --topic {line.topic}")
+    exercise = next((e for e in exercises if e.topic == line.topic and e.id not in passed), None)
+    if exercise:
+        commands.append(f"torchprep start {exercise.id}")
+    if line.answered == 0:
+        reason = f"not started: 0 of {line.questions} questions seen"
+    else:
+        reason = (f"{line.seen}/{line.questions} questions seen, {line.accuracy:.0%} right"
+                  + (f", {due_here} due for review" if due_here else ""))
+    return Suggestion(line.topic, line.label, reason, tuple(commands))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# File formats
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def to_markdown(report: Report) -> str:
+    out = ["# torchprep readiness report", "", f"Generated {report.generated_at:%Y-%m-%d %H:%M} UTC. "
+           f"{report.answered} answers, {_percent(report.accuracy)} right; {report.due_now} reviews due; "
+           f"exercises passed {report.exercises_passed}/{report.exercises_total}.", "", "## By topic", "",
+           "| Topic | Seen | Accuracy | Recall now | Exercises | Readiness |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for line in report.topics:
+        out.append(f"| {line.label} | {line.seen}/{line.questions} | {_percent(line.accuracy)} | "
+                   f"{_percent(line.recall)} | {line.exercises_passed}/{line.exercises_total} | "
+                   f"{_percent(line.readiness)} |")
+    out += ["", "## Work on these next", ""]
+    for suggestion in report.weakest:
+        out.append(f"- **{suggestion.label}** ({suggestion.reason}): "
+                   + ", ".join(f"`{command}`" for command in suggestion.commands))
+    out += ["", f"## Activity, last {ACTIVITY_DAYS} days", "", "| Day | Answers | Exercise checks |",
+            "| --- | ---: | ---: |"]
+    out += [f"| {day.day:%Y-%m-%d} | {day.answers} | {day.attempts} |" for day in report.activity
+            if day.answers or day.attempts] or ["| (no activity) | 0 | 0 |"]
+    if report.mocks:
+        out += ["", "## Mock interviews", "", "| Date | Minutes | Score |", "| --- | ---: | ---: |"]
+        out += [f"| {m.started_at:%Y-%m-%d %H:%M} | {m.minutes} | {m.score:.0%} |" for m in report.mocks]
+    return "\n".join(out) + "\n"
+
+
+def to_json_text(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def activity_svg(activity: Sequence[Day], width: int = 720, height: int = 180) -> str:
+    """A bar chart of answers (and exercise checks, stacked) per day, as inline SVG."""
+    top = max([day.answers + day.attempts for day in activity] + [1])
+    left, bottom, plot_height = 36, 24, height - 40
+    slot = (width - left - 8) / len(activity)
+    bars = []
+    for index, day in enumerate(activity):
+        x = left + index * slot + 2
+        answers_h = plot_height * day.answers / top
+        attempts_h = plot_height * day.attempts / top
+        y = height - bottom - answers_h
+        title = f"{day.day:%Y-%m-%d}: {day.answers} answers, {day.attempts} exercise checks"
+        bars.append(f'<g><title>{html.escape(title)}</title>'
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" height="{answers_h:.1f}" class="a"/>'
+                    f'<rect x="{x:.1f}" y="{y - attempts_h:.1f}" width="{slot - 4:.1f}" height="{attempts_h:.1f}" '
+                    f'class="e"/></g>')
+        if index % 7 == 0 or index == len(activity) - 1:
+            bars.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{height - 8}" text-anchor="middle">'
+                        f'{day.day:%m-%d}</text>')
+    axis = (f'<line x1="{left}" y1="{height - bottom}" x2="{width - 8}" y2="{height - bottom}" class="axis"/>'
+            f'<text x="{left - 6}" y="{height - bottom - plot_height + 4}" text-anchor="end">{top}</text>'
+            f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="Activity over the last {len(activity)} days">'
+            f'{axis}{"".join(bars)}</svg>')
+
+
+HTML_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans SC",sans-serif;max-width:960px;margin:2rem auto;
+padding:0 1rem;color:#1f2328;background:#fff}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
+.summary{color:#59636e}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .6rem;text-align:right;
+border-bottom:1px solid #eaeef2}th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}
+.bar{display:inline-block;height:.6rem;background:#2da44e;border-radius:2px;vertical-align:middle}
+.track{display:inline-block;width:80px;height:.6rem;background:#eaeef2;border-radius:2px;margin-right:.4rem}
+code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}svg text{font-size:11px;fill:#59636e}
+svg .a{fill:#0969da}svg .e{fill:#bf8700}svg .axis{stroke:#d0d7de}.legend span{display:inline-block;width:10px;
+height:10px;margin:0 .3rem 0 1rem}
+"""
+
+
+def to_html(report: Report) -> str:
+    escape = html.escape
+    rows = []
+    for line in report.topics:
+        width = int(round(80 * line.readiness))
+        rows.append(
+            f"<tr><td>{escape(line.label)}</td><td>{line.seen}/{line.questions}</td><td>{_percent(line.accuracy)}</td>"
+            f"<td>{_percent(line.recall)}</td><td>{line.exercises_passed}/{line.exercises_total}</td>"
+            f'<td><span class="track"><span class="bar" style="width:{width}px"></span></span>'
+            f"{_percent(line.readiness)}</td></tr>")
+    weakest = "".join(
+        f"<li><strong>{escape(s.label)}</strong> ({escape(s.reason)}): "
+        + ", ".join(f"<code>{escape(c)}</code>" for c in s.commands) + "</li>" for s in report.weakest)
+    mocks = ""
+    if report.mocks:
+        mocks = ("<h2>Mock interviews</h2><table><tr><th>Date</th><th>Minutes</th><th>Score</th></tr>"
+                 + "".join(f"<tr><td>{m.started_at:%Y-%m-%d %H:%M}</td><td>{m.minutes}</td><td>{m.score:.0%}</td></tr>"
+                           for m in report.mocks) + "</table>")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>torchprep readiness report</title><style>{HTML_STYLE}</style></head><body>
+<h1>torchprep readiness report</h1>
+<p class="summary">Generated {report.generated_at:%Y-%m-%d %H:%M} UTC · {report.answered} answers,
+{_percent(report.accuracy)} right · {report.due_now} reviews due · exercises passed
+{report.exercises_passed}/{report.exercises_total}</p>
+<h2>By topic</h2>
+<table><tr><th>Topic</th><th>Seen</th><th>Accuracy</th><th>Recall now</th><th>Exercises</th><th>Readiness</th></tr>
+{"".join(rows)}</table>
+<h2>Work on these next</h2><ul>{weakest}</ul>
+<h2>Activity, last {ACTIVITY_DAYS} days</h2>
+<p class="legend"><span style="background:#0969da"></span>answers<span style="background:#bf8700"></span>exercise
+checks</p>
+{activity_svg(report.activity)}
+{mocks}
+</body></html>
+"""
+
+
+FORMATS = {"md": to_markdown, "json": to_json_text, "html": to_html}

@@ -253,6 +253,105 @@ def report(
     ui.plain(console, f"✓ Wrote {target}", "ok")
 
 
+@app.command()
+def mock(
+    ctx: typer.Context,
+    minutes: int = typer.Option(45, "--minutes", min=5, max=240, help="Length of the interview."),
+    seed: int | None = typer.Option(None, "--seed", help="The same seed gives the same questions and exercise."),
+    lang: str = LANG_OPTION,
+    workspace: Path | None = typer.Option(None, "--workspace", help="Folder of your exercise files."),
+    bank: list[Path] = BANK_OPTION,
+) -> None:
+    """A timed mock interview: open questions from different topics and one coding exercise, then a score."""
+    import shutil
+
+    from quiz import catalog, review, ui
+    from quiz import mock as mock_module
+    from quiz.grading import runner
+    from quiz.store import utcnow
+
+    lang = _check_lang(lang)
+    console = ui.make_console()
+    loaded = _load_bank(bank, console)
+    exercises = catalog.load()
+    folder = _workspace(workspace) / "mock"
+
+    def fresh_copy(exercise):
+        # A mock starts from the starter in a folder of its own: your workspace file is never touched.
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{exercise.id}.py"
+        shutil.copyfile(exercise.starter, target)
+        return target
+
+    with _open_store(ctx, console) as store:
+        passed = frozenset(a.exercise_id for a in store.attempts() if a.status == "pass")
+        planned = mock_module.plan(loaded.questions, exercises, minutes=minutes, seed=seed, passed=passed)
+        if not planned.questions:
+            raise UsageError("no open questions to ask: check your --bank files")
+        cards = review.load_cards(store)
+        view = ui.QuizView(console, lang, clock=utcnow)
+        outcome = mock_module.run(planned, store=store, ui=view, clock=utcnow, lang=lang,
+                                  grader=lambda exercise, path: runner.grade(exercise, path),
+                                  starter=fresh_copy, after_answer=lambda answer: review.review(store, answer, cards))
+    ui.mock_summary(console, outcome, lang)
+
+
+progress_app = _app("Move your progress between machines, or start over.")
+app.add_typer(progress_app, name="progress")
+
+
+@progress_app.command("export")
+def progress_export(ctx: typer.Context, file: Path = typer.Argument(..., help="The JSON file to write.")) -> None:
+    """Write your whole history (answers, exercise attempts, mock interviews) to one JSON file."""
+    from quiz import progress, ui
+    from quiz.store import utcnow
+
+    console = ui.make_console()
+    with _open_store(ctx, console) as store:
+        counts = progress.write_export(store, file, utcnow())
+    ui.plain(console, f"✓ Wrote {file}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()), "ok")
+
+
+@progress_app.command("import")
+def progress_import(ctx: typer.Context, file: Path = typer.Argument(..., help="A file from `progress export`."))\
+        -> None:
+    """Merge an exported history into this machine's; importing the same file twice changes nothing."""
+    from quiz import progress, ui
+
+    console = ui.make_console()
+    document = progress.read_export(file)
+    with _open_store(ctx, console) as store:
+        added = progress.import_document(store, document)
+    ui.plain(console, f"✓ Imported {file}: " + ", ".join(f"{n} new {kind}" for kind, n in added.items()), "ok")
+
+
+@progress_app.command("reset")
+def progress_reset(
+    ctx: typer.Context,
+    topic: str | None = typer.Option(None, "--topic", help="Only this topic's answers and exercises."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Forget your progress (all of it, or one topic's), after a confirmation and a backup export."""
+    from quiz import catalog, paths, progress, review, ui
+    from quiz.store import utcnow
+
+    console = ui.make_console()
+    slug = _check_topics([topic])[0] if topic else None
+    what = f"your progress on {slug}" if slug else "all your progress"
+    if not yes and not typer.confirm(f"Forget {what}?"):
+        ui.plain(console, "Nothing changed.", "muted")
+        raise typer.Exit(1)
+    now = utcnow()
+    with _open_store(ctx, console) as store:
+        backup = paths.home(_state(ctx).home) / "backups" / f"progress-{now:%Y%m%d-%H%M%S}.json"
+        progress.write_export(store, backup, now)
+        exercise_ids = [e.id for e in catalog.load() if e.topic == slug] if slug else []
+        removed = store.forget(slug, exercise_ids)
+        review.rebuild(store)
+    ui.plain(console, f"✓ Forgot {what} ({removed.get('answers', 0)} answers, {removed.get('attempts', 0)} exercise "
+                      f"checks). A backup is at {backup} (`torchprep progress import` brings it back).", "ok")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Exercises
 

@@ -86,10 +86,18 @@ def bank_problems(console: Console, problems: Sequence[BankProblem], *, heading:
 class QuizView:
     """The terminal side of play.run: shows questions and feedback, reads answers."""
 
-    def __init__(self, console: Console, lang: str = "en"):
+    def __init__(self, console: Console, lang: str = "en", *, deadline=None, clock=None):
         self.console = console
         self.lang = lang
         self.words = LABELS.get(lang, LABELS["en"])
+        self.deadline = deadline  # mock interviews: shown as a countdown on every question
+        self.clock = clock
+
+    def _countdown(self) -> str:
+        if self.deadline is None or self.clock is None:
+            return ""
+        left = max(0, int((self.deadline - self.clock()).total_seconds()))
+        return f" · ⏱ {left // 60:02d}:{left % 60:02d} left"
 
     def _t(self, text) -> str:
         return localize(text, self.lang)
@@ -97,7 +105,7 @@ class QuizView:
     def show_question(self, question: Question, order: Sequence[int], index: int, total: int) -> None:
         stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
         title = (f"{self.words['question']} {index}/{total} · {topics.label(question.topic, self.lang)} · "
-                 f"{stars} · {TYPE_NAMES[question.type]}")
+                 f"{stars} · {TYPE_NAMES[question.type]}{self._countdown()}")
         parts: list = [Text(self._t(question.prompt))]
         if question.code:
             parts.append(Text(""))
@@ -137,6 +145,25 @@ class QuizView:
                                  title_align="left", box=box.ROUNDED))
         self.console.print(Text(self.words["key_points"], style="key"))
         self.console.print(points, end="")
+
+    def mock_intro(self, plan) -> None:
+        parts = Text(f"{plan.minutes} minutes: {len(plan.questions)} interview questions from different topics")
+        if plan.exercise is not None:
+            parts.append(f", then the coding exercise {plan.exercise.id} "
+                         f"({localize(plan.exercise.title, self.lang)})")
+        parts.append(". Answer aloud or type, as in a real interview; the clock runs from your first question.")
+        self.console.print(Panel(parts, title="Mock interview", title_align="left", box=box.ROUNDED))
+
+    def mock_exercise(self, exercise, path, remaining) -> str:
+        self.deadline = self.clock() + remaining if self.clock else None
+        left = int(remaining.total_seconds())
+        self.console.print(Panel(
+            Group(Text(localize(exercise.summary, self.lang).strip()), Text(""),
+                  Text(f"Your file: {path}", style="key")),
+            title=f"Coding: {exercise.id} · ⏱ {left // 60:02d}:{left % 60:02d} left", title_align="left",
+            box=box.ROUNDED))
+        return self.console.input(Text("Edit the file, then press Enter to grade it (q to give up) › ",
+                                       style="accent"))
 
     def ask_covered(self, question: Question) -> str:
         return self.console.input(Text(f"{self.words['covered']} › ", style="accent"))
@@ -431,3 +458,19 @@ def report_view(console: Console, report, lang: str = "en") -> None:
         console.print(Text("Mock interviews", style="key"))
         for mock in report.mocks[-5:]:
             console.print(f"  {mock.started_at:%Y-%m-%d %H:%M}  {mock.minutes} min  score {mock.score:.0%}")
+
+
+def mock_summary(console: Console, outcome, lang: str = "en") -> None:
+    table = Table(title="Mock interview result", box=box.SIMPLE_HEAD)
+    for column, justify in (("Part", "left"), ("Topic", "left"), ("Result", "left"), ("Score", "right")):
+        table.add_column(column, justify=justify)
+    for part in outcome.parts():
+        result = part["status"] if part["kind"] == "question" else (
+            f"{part['status']} ({part['passed']}/{part['total']} tests)" if part["total"] else part["status"])
+        table.add_row(part["id"], topics.label(part["topic"], lang), result, f"{part['score']:.0%}")
+    console.print(table)
+    minutes, seconds = divmod(int((outcome.ended_at - outcome.started_at).total_seconds()), 60)
+    console.print(Text(f"Overall {outcome.score:.0%}", style="key")
+                  + Text(f" · {minutes}m {seconds:02d}s" + (" · time ran out" if outcome.time_up else ""),
+                         style="muted"))
+    console.print(Text("Saved to your history: see `torchprep report`.", style="muted"))

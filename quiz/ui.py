@@ -304,7 +304,8 @@ def bank_stats(console: Console, stats: BankStats) -> None:
 
 
 def plain(console: Console, message: str, style: str | None = None) -> None:
-    console.print(Text(message, style=style or ""))
+    # Not wrapped by rich: these messages carry paths and commands that must stay copyable.
+    console.print(Text(message, style=style or ""), soft_wrap=True)
 
 
 def markup(console: Console, message: str) -> None:

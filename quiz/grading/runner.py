@@ -32,6 +32,8 @@ INI = Path(__file__).with_name("pytest.ini")
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False  # a result, not a test class for pytest to collect
+
     name: str
     task: str | None
     status: str  # pass | fail | error | skip

@@ -253,7 +253,8 @@ class TestMock:
     OPEN = [
         bank.Question(id=f"open-{topic}", type="open", topic=topic, difficulty=2, prompt={"en": "p"},
                       explanation={"en": "e"}, key_points=({"en": "a"}, {"en": "b"}, {"en": "c"}, {"en": "d"}),
-                      model_answer={"en": "m"}) for topic in ("gpu", "autograd", "evaluation", "deployment", "behavioural")]
+                      model_answer={"en": "m"})
+        for topic in ("gpu", "autograd", "evaluation", "deployment", "behavioural")]
     EXERCISES = [exercise("ex-a", "tensors", 1), exercise("ex-b", "gpu", 2)]
 
     def test_plan_is_seeded_and_mixes_topics(self):

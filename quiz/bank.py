@@ -8,16 +8,18 @@ changes a built-in question.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from quiz import paths, topics
+from quiz import __version__, paths, topics
 from quiz.errors import BankError, BankProblem
 
 SUPPORTED_FORMAT = 1
@@ -364,6 +366,21 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+# libyaml's parser when PyYAML was built with it: an order of magnitude faster than the pure-Python one,
+# which matters because every quiz, topics and report command reads the whole bank.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse(source: str) -> tuple[yaml.Node | None, object]:
+    """The node tree (for line numbers) and the data built from it, from a single parse."""
+    loader = _LOADER(source)
+    try:
+        document = loader.get_single_node()
+        return document, (loader.construct_document(document) if document is not None else None)
+    finally:
+        loader.dispose()
+
+
 def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     """The valid questions of one file and every problem found in it."""
     file = str(path)
@@ -374,8 +391,7 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
         checker.problem(None, None, f"cannot read the file: {error}")
         return [], checker.problems
     try:
-        document = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        document, data = _parse(source)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         reason = getattr(error, "problem", None) or str(error)
@@ -448,9 +464,11 @@ def user_bank_paths(extra: Iterable[Path] = ()) -> list[Path]:
     return from_env + list(extra)
 
 
-def read_files(files: Iterable[Path], taken: Mapping[str, Question] | None = None
+def read_files(files: Iterable[Path], taken: Mapping[str, Question] | None = None, *,
+               reader: Callable[[Path], tuple[list[Question], list[BankProblem]]] | None = None
                ) -> tuple[list[Question], list[BankProblem]]:
     """Read several files; a file with any problem, or re-using an id already taken, is left out whole."""
+    reader = reader or read_file
     taken = dict(taken or {})
     questions: list[Question] = []
     problems: list[BankProblem] = []
@@ -458,7 +476,8 @@ def read_files(files: Iterable[Path], taken: Mapping[str, Question] | None = Non
         if not file.exists():
             problems.append(BankProblem(str(file), None, None, "no such file or folder"))
             continue
-        found, file_problems = read_file(file)
+        found, file_problems = reader(file)
+        file_problems = list(file_problems)
         for question in found:
             if question.id in taken:
                 other = taken[question.id]
@@ -475,21 +494,58 @@ def read_files(files: Iterable[Path], taken: Mapping[str, Question] | None = Non
     return questions, problems
 
 
-def load(extra: Iterable[Path] = (), *, builtin: bool = True) -> Bank:
+def cached_reader(cache_dir: Path | None) -> Callable[[Path], tuple[list[Question], list[BankProblem]]]:
+    """read_file, remembered in ``cache_dir`` per file path, size and modification time.
+
+    Parsing the whole bank takes about a second even with libyaml; a quiz should start in a fraction of that.
+    Any trouble with the cache (unreadable, from another version) falls back to parsing the file.
+    """
+    if cache_dir is None:
+        return read_file
+
+    def read(path: Path) -> tuple[list[Question], list[BankProblem]]:
+        try:
+            stat = path.stat()
+        except OSError:
+            return read_file(path)
+        key = hashlib.sha256(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{SUPPORTED_FORMAT}|"
+                             f"{__version__}".encode()).hexdigest()[:32]
+        entry = cache_dir / f"{key}.pickle"
+        try:
+            with open(entry, "rb") as handle:
+                return pickle.load(handle)
+        except Exception:  # noqa: BLE001 - a missing or stale cache entry only costs a parse
+            pass
+        result = read_file(path)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            temporary = entry.with_suffix(f".{os.getpid()}.tmp")
+            with open(temporary, "wb") as handle:
+                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, entry)
+        except OSError:
+            pass  # a read-only home still gets its questions, just not faster next time
+        return result
+
+    return read
+
+
+def load(extra: Iterable[Path] = (), *, builtin: bool = True, cache_dir: Path | None = None) -> Bank:
     """The built-in bank plus the user's banks; broken user files are reported in ``Bank.problems``.
 
     The built-in bank must be valid: a problem there is our bug and raises BankError.
     """
+    reader = cached_reader(cache_dir)
     questions: list[Question] = []
     files: list[str] = []
     if builtin:
         builtin_files = bank_files(paths.builtin_bank_dir())
-        questions, problems = read_files(builtin_files)
+        questions, problems = read_files(builtin_files, reader=reader)
         if problems:
             raise BankError(problems)
         files.extend(map(str, builtin_files))
     user_files = [file for path in user_bank_paths(extra) for file in (bank_files(path) if path.exists() else [path])]
-    extra_questions, user_problems = read_files(user_files, {q.id: q for q in questions})
+    extra_questions, user_problems = read_files(user_files, {q.id: q for q in questions}, reader=reader)
     files.extend(str(f) for f in user_files if f.exists())
     return Bank(tuple(questions + extra_questions), tuple(user_problems), tuple(files))
 

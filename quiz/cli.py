@@ -80,11 +80,11 @@ def _open_store(ctx: typer.Context, console):
     return store
 
 
-def _load_bank(banks: list[Path], console):
+def _load_bank(ctx: typer.Context, banks: list[Path], console):
     """The built-in bank plus the user's; a broken user file is reported and left out, never fatal."""
-    from quiz import bank, ui
+    from quiz import bank, paths, ui
 
-    loaded = bank.load(banks)
+    loaded = bank.load(banks, cache_dir=paths.cache_dir(paths.home(_state(ctx).home)))
     if loaded.problems:
         ui.bank_problems(console, loaded.problems,
                          heading="Some of your bank files were left out (run `torchprep bank lint` on them):")
@@ -138,7 +138,7 @@ def quiz(
     if unknown_types:
         raise UsageError(f"unknown type {unknown_types[0]!r}: use one of {', '.join(bank_module.QUESTION_TYPES)}")
     console = ui.make_console()
-    loaded = _load_bank(bank, console)
+    loaded = _load_bank(ctx, bank, console)
     filters = session.Filters(topics=_check_topics(topic), difficulty=difficulty, types=tuple(qtype))
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)
@@ -165,7 +165,7 @@ def review_command(
 
     lang = _check_lang(lang)
     console = ui.make_console()
-    loaded = _load_bank(bank, console)
+    loaded = _load_bank(ctx, bank, console)
     candidates = session.select(loaded.questions, session.Filters(topics=_check_topics(topic)))
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)
@@ -186,7 +186,7 @@ def topics(ctx: typer.Context, lang: str = LANG_OPTION, bank: list[Path] = BANK_
     from quiz import ui
 
     console = ui.make_console()
-    loaded = _load_bank(bank, console)
+    loaded = _load_bank(ctx, bank, console)
     counts = {slug: sum(q.topic == slug for q in loaded.questions) for slug in topic_list.TOPIC_SLUGS}
     with _open_store(ctx, console) as store:
         accuracy = store.topic_accuracy()
@@ -207,13 +207,13 @@ def bank_lint(
 
 
 @bank_app.command("stats")
-def bank_stats(bank: list[Path] = BANK_OPTION) -> None:
+def bank_stats(ctx: typer.Context, bank: list[Path] = BANK_OPTION) -> None:
     """Count the questions by topic, type, difficulty and language."""
     from quiz import bank as bank_module
     from quiz import ui
 
     console = ui.make_console()
-    ui.bank_stats(console, bank_module.stats(_load_bank(bank, console)))
+    ui.bank_stats(console, bank_module.stats(_load_bank(ctx, bank, console)))
 
 
 def main() -> None:
@@ -242,7 +242,7 @@ def report(
         if output_format is None:
             raise UsageError("say which format to write with --format md, html or json")
     console = ui.make_console()
-    loaded = _load_bank(bank, console)
+    loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
         built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang)
     if output_format is None:
@@ -272,7 +272,7 @@ def mock(
 
     lang = _check_lang(lang)
     console = ui.make_console()
-    loaded = _load_bank(bank, console)
+    loaded = _load_bank(ctx, bank, console)
     exercises = catalog.load()
     folder = _workspace(workspace) / "mock"
 

@@ -64,3 +64,8 @@ def workspace(override: Path | str | None = None) -> Path:
     if from_env:
         return Path(from_env).expanduser()
     return Path.home() / "torchprep-workspace"
+
+
+def cache_dir(home_dir: Path) -> Path:
+    """Derived data that can be thrown away at any time (the parsed question bank)."""
+    return home_dir / "cache"

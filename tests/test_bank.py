@@ -242,3 +242,20 @@ def test_stats_counts_languages(cli, sample_only):
     assert stats.language_coverage == {"en": 1.0, "zh": 0.0}
     result = cli("bank", "stats", "--bank", SAMPLE_BANK)
     assert "questions" in result.output and "coverage" in result.output
+
+
+def test_the_parse_cache_is_used_and_notices_edits(tmp_path, monkeypatch):
+    path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + GOOD_QUESTION.format(id="first"))
+    cache = tmp_path / "cache"
+    read = bank.cached_reader(cache)
+    assert [q.id for q in read(path)[0]] == ["first"]
+    assert len(list(cache.glob("*.pickle"))) == 1
+
+    def no_parsing(file):
+        raise AssertionError("should have come from the cache")
+
+    monkeypatch.setattr(bank, "read_file", no_parsing)
+    assert [q.id for q in read(path)[0]] == ["first"]
+    monkeypatch.undo()
+    path.write_text(path.read_text().replace("first", "second-edit"))
+    assert [q.id for q in bank.cached_reader(cache)(path)[0]] == ["second-edit"]

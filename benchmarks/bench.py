@@ -1,0 +1,113 @@
+"""Whole-command timings against a baseline measured in the same run (not a test: timings never assert).
+
+    python benchmarks/bench.py startup   # `torchprep --help` and a quiz up to its first question
+    python benchmarks/bench.py check     # one `torchprep check` against `python -c "import torch, pytest"`
+    python benchmarks/bench.py report    # `torchprep report` on 2,000 answers
+    python benchmarks/bench.py all
+
+Each command runs once to warm the caches, then RUNS times alternating with its baseline; the median, min and
+max wall times are printed with the median ratio. Progress goes to a temporary TORCHPREP_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+PYTHON = sys.executable
+TORCHPREP = [PYTHON, "-m", "quiz"]
+
+
+def timed(command: list[str], env: dict, stdin: str = "") -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(command, input=stdin, text=True, capture_output=True, env=env, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if completed.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+    return elapsed
+
+
+def compare(name: str, command: list[str], baseline: list[str], env: dict, stdin: str = "") -> None:
+    timed(command, env, stdin)
+    timed(baseline, env)
+    ours, base = [], []
+    for _ in range(RUNS):
+        ours.append(timed(command, env, stdin))
+        base.append(timed(baseline, env))
+    ratio = statistics.median(o / b for o, b in zip(ours, base, strict=True))
+    print(f"{name}\n  torchprep: median {statistics.median(ours) * 1000:7.0f} ms  (min {min(ours) * 1000:.0f}, "
+          f"max {max(ours) * 1000:.0f})\n  baseline:  median {statistics.median(base) * 1000:7.0f} ms  "
+          f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f})  {' '.join(baseline[1:])}\n"
+          f"  ratio (median of pairs): {ratio:.2f}\n")
+
+
+def environment(home: Path) -> dict:
+    return dict(os.environ, TORCHPREP_HOME=str(home), TORCHPREP_WORKSPACE=str(home / "ws"), NO_COLOR="1",
+                COLUMNS="80", PYTHONPATH=str(ROOT))
+
+
+def startup(env: dict) -> None:
+    baseline = [PYTHON, "-c", "import typer, rich, yaml"]
+    compare("torchprep --help", TORCHPREP + ["--help"], baseline, env)
+    compare("torchprep quiz, up to the first question", TORCHPREP + ["quiz", "--count", "1"], baseline, env,
+            stdin="q\n")
+
+
+def check(env: dict) -> None:
+    compare("torchprep check autograd (reference solution)",
+            TORCHPREP + ["check", "autograd", "--file", str(ROOT / "solutions" / "autograd.py")],
+            [PYTHON, "-c", "import torch, pytest"], env)
+
+
+def fill_history(home: Path, answers: int = 2_000) -> None:
+    """A plausible history: 2,000 answers over 60 days on the built-in questions, and their FSRS cards."""
+    sys.path.insert(0, str(ROOT))
+    from quiz import bank, review
+    from quiz.store import Answer, Store
+
+    rng = random.Random(0)
+    questions = bank.load().questions
+    start = datetime.now(timezone.utc) - timedelta(days=60)
+    with Store.open(home) as store:
+        records = []
+        for index in range(answers):
+            question = rng.choice(questions)
+            outcome = rng.choice(["right", "right", "wrong", "skipped"])
+            records.append(Answer(question.id, question.topic, question.type, outcome,
+                                  1.0 if outcome == "right" else 0.0, start + timedelta(minutes=43 * index),
+                                  None, 0, rng.uniform(5, 90)))
+        store.merge(records, [], [], [])
+        review.rebuild(store)
+
+
+def report(env: dict, home: Path) -> None:
+    fill_history(home)
+    compare("torchprep report (2,000 answers)", TORCHPREP + ["report"], [PYTHON, "-c", "import typer, rich, yaml"],
+            env)
+
+
+def main() -> None:
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch)
+        env = environment(home)
+        print(f"{RUNS} runs each, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+        if which in ("startup", "all"):
+            startup(env)
+        if which in ("check", "all"):
+            check(env)
+        if which in ("report", "all"):
+            report(env, home)
+
+
+if __name__ == "__main__":
+    main()

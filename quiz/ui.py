@@ -38,7 +38,9 @@ LABELS = {
         "prompt_output": "What does it print? (one line is fine", "prompt_bug": "Which line(s) are wrong",
         "prompt_open": "Your answer (Enter to think it through, then see the model answer",
         "covered": "Which key points did you cover? (numbers, 'all' or 'none')",
-        "controls": "h hint · s skip · q quit", "score": "Score",
+        "controls": "h hint · s skip · q quit", "score": "Score", "colon": ": ",
+        "types": {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
+                  "bug": "spot the bug", "open": "interview question"},
     },
     "zh": {
         "question": "题目", "right": "回答正确", "wrong": "还差一点", "answer": "答案",
@@ -48,11 +50,10 @@ LABELS = {
         "prompt_output": "这段代码会打印什么？（可写在一行", "prompt_bug": "哪一行有错",
         "prompt_open": "你的回答（直接回车可先在心里组织，再看参考答案",
         "covered": "你覆盖了哪些要点？（填编号、all 或 none）",
-        "controls": "h 提示 · s 跳过 · q 退出", "score": "得分",
+        "controls": "h 提示 · s 跳过 · q 退出", "score": "得分", "colon": "：",
+        "types": {"choice": "单选题", "multi": "多选题", "output": "输出题", "bug": "找 bug", "open": "面试问答"},
     },
 }
-TYPE_NAMES = {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
-              "bug": "spot the bug", "open": "interview question"}
 DIFFICULTY = {1: "easy", 2: "medium", 3: "hard"}
 
 
@@ -105,7 +106,7 @@ class QuizView:
     def show_question(self, question: Question, order: Sequence[int], index: int, total: int) -> None:
         stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
         title = (f"{self.words['question']} {index}/{total} · {topics.label(question.topic, self.lang)} · "
-                 f"{stars} · {TYPE_NAMES[question.type]}{self._countdown()}")
+                 f"{stars} · {self.words['types'][question.type]}{self._countdown()}")
         parts: list = [Text(self._t(question.prompt))]
         if question.code:
             parts.append(Text(""))
@@ -130,7 +131,8 @@ class QuizView:
         return self.console.input(Text(f"{prompt} › ", style="accent"))
 
     def show_hint(self, question: Question, number: int) -> None:
-        self.console.print(Text(f"{self.words['hint']} {number}/{len(question.hints)}: ", style="warn")
+        self.console.print(Text(f"{self.words['hint']} {number}/{len(question.hints)}{self.words['colon']}",
+                                style="warn")
                            + Text(self._t(question.hints[number - 1])))
 
     def say(self, message: str) -> None:
@@ -172,7 +174,7 @@ class QuizView:
         lines: list = []
         if question.type == "open":
             covered = len(graded.chosen)
-            verdict = Text(f"{self.words['score']}: {covered}/{len(question.key_points)}",
+            verdict = Text(f"{self.words['score']}{self.words['colon']}{covered}/{len(question.key_points)}",
                            style="ok" if graded.outcome == "right" else "bad")
         elif graded.outcome == "right":
             verdict = Text(f"✓ {self.words['right']}", style="ok")
@@ -182,18 +184,20 @@ class QuizView:
         if question.type != "open" and graded.outcome == "wrong":
             expected = session.expected_answer(question, order, self.lang)
             if "\n" in expected:
-                lines.append(Text(f"{self.words['correct']}:", style="key"))
+                lines.append(Text(f"{self.words['correct']}{self.words['colon'].strip()}", style="key"))
                 lines.append(Panel(Text(expected), box=box.SQUARE, expand=False))
             else:
-                lines.append(Text(f"{self.words['correct']}: ", style="key") + Text(expected))
+                lines.append(Text(f"{self.words['correct']}{self.words['colon']}", style="key") + Text(expected))
             for index in graded.chosen if question.type in ("choice", "multi") else ():
                 choice = question.choices[index]
                 if not choice.correct and choice.why:
                     letter = session.LETTERS[list(order).index(index)]
-                    lines.append(Text(f"{letter}) ", style="key") + Text(self._t(choice.why)))
-        lines.append(Text(f"{self.words['explanation']}: ", style="key") + Text(self._t(question.explanation)))
+                    lines.append(Text(f"{self.words['your_pick']} {letter}){self.words['colon']}", style="key")
+                                 + Text(self._t(choice.why)))
+        lines.append(Text(f"{self.words['explanation']}{self.words['colon']}", style="key")
+                     + Text(self._t(question.explanation)))
         if question.references:
-            lines.append(Text(f"{self.words['references']}: ", style="key")
+            lines.append(Text(f"{self.words['references']}{self.words['colon']}", style="key")
                          + Text(" ".join(question.references), style="muted"))
         self.console.print(Group(*lines))
 
@@ -219,11 +223,11 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
     minutes, seconds = divmod(int(round(summary.duration_s)), 60)
     console.print(f"Time: {minutes}m {seconds:02d}s" if lang == "en" else f"用时：{minutes} 分 {seconds:02d} 秒")
     if summary.missed:
-        console.print(Text("Missed:" if lang == "en" else "答错：", style="bad")
-                      + Text(" " + ", ".join(summary.missed)))
+        console.print(Text("Missed: " if lang == "en" else "答错：", style="bad")
+                      + Text(", ".join(summary.missed)), soft_wrap=True)
     if summary.skipped_ids:
-        console.print(Text("Skipped:" if lang == "en" else "跳过：", style="skip")
-                      + Text(" " + ", ".join(summary.skipped_ids)))
+        console.print(Text("Skipped: " if lang == "en" else "跳过：", style="skip")
+                      + Text(", ".join(summary.skipped_ids)), soft_wrap=True)
     if summary.quit_early:
         console.print(Text("Stopped early: every answer given so far is saved." if lang == "en"
                            else "已提前结束：已作答的题目都已保存。", style="muted"))

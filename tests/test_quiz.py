@@ -58,7 +58,7 @@ class TestEveryQuestionType:
         result = run_one(cli, "choice", f"{wrong}\n")
         assert "✗ Not quite" in result.output
         assert f"Correct answer: {right}) loss.backward()" in result.output
-        assert f"{wrong}) step() uses gradients, it does not compute them." in result.output
+        assert f"Your choice {wrong}): step() uses gradients, it does not compute them." in result.output
         assert "Missed: sample-choice" in result.output
         assert answers_in(isolated)[0].outcome == "wrong"
 

@@ -340,9 +340,9 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
             problem_at(line, f"{where} is missing 'text'")
         elif text_problem:
             problem_at(line, f"{where} 'text' {text_problem}")
-        correct = item.get("correct")
+        correct = item.get("correct", False)  # only the right choices need saying so
         if not isinstance(correct, bool):
-            problem_at(line, f"{where} needs 'correct: true' or 'correct: false'")
+            problem_at(line, f"{where}: 'correct' must be true or false, not {correct!r}")
         why = None
         if "why" in item:
             why, why_problem = parse_text(item["why"])

@@ -11,6 +11,7 @@ import io
 import multiprocessing
 import sys
 import traceback
+import types
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -25,10 +26,18 @@ class Outcome:
 
 
 def _run(source: str) -> Outcome:
+    # A snippet should behave as `python snippet.py` would: a fork server's child inherits "forkserver" as
+    # its start method, under which a DataLoader with workers cannot pickle classes the snippet defines.
+    if "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork", force=True)
+    # A real __main__ module, so that pickling a class the snippet defines (torch.save, DataLoader workers)
+    # finds it, as it would in a script.
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
-            exec(compile(source, "<snippet>", "exec"), {"__name__": "__main__"})
+            exec(compile(source, "<snippet>", "exec"), main.__dict__)
     except BaseException:  # noqa: BLE001 - report whatever the snippet raised
         return Outcome(False, buffer.getvalue(), traceback.format_exc(limit=-3))
     return Outcome(True, buffer.getvalue(), "")

@@ -96,8 +96,8 @@ def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     Returns:
         A tensor of shape (N, M) and the inputs' dtype with ``out[i, j] == ||a[i] - b[j]||_2``, the same
-        values as ``torch.cdist(a, b)`` up to floating-point rounding. Every entry is finite and >= 0 (no NaN),
-        and ``pairwise_distances(a, a)`` has a diagonal of zeros up to rounding.
+        values as ``torch.cdist(a, b)`` up to floating-point rounding. Every entry is finite and >= 0
+        (no NaN), and ``pairwise_distances(a, a)`` has a diagonal of zeros up to rounding.
 
     Both the broadcasting form ``a[:, None] - b[None]`` and the faster expansion
     ``||a||^2 + ||b||^2 - 2 a b^T`` are fine. The expansion can come out slightly negative through rounding,

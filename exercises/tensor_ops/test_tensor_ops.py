@@ -3,6 +3,8 @@ dtypes, gradients, errors and edge cases."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from torch.testing import assert_close
@@ -18,25 +20,30 @@ def _randn(gen: torch.Generator, *shape: int, dtype: torch.dtype = torch.float32
     return torch.randn(*shape, generator=gen, dtype=dtype)
 
 
+def _explain(text: str) -> Callable[[str], str]:
+    # assert_close calls a callable msg with its own report (which elements differ, by how much): keep both.
+    return lambda report: f"{text}\n{report}"
+
+
 def _not_unimplemented(raised: pytest.ExceptionInfo) -> None:
     # NotImplementedError is a RuntimeError: the untouched starter must not pass the error tests.
     assert not isinstance(raised.value, NotImplementedError), "this function is not implemented yet"
 
 
-# --- gather_rows ---------------------------------------------------------------------------------------------
+# --- gather_rows ----------------------------------------------------------------------------------
 
 @pytest.mark.task("gather_rows")
 @pytest.mark.parametrize("n,c", [(1, 1), (5, 3), (4, 4), (3, 7)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64], ids=str)
 def test_gather_rows_values(submission, reference, n: int, c: int, dtype: torch.dtype) -> None:
     for seed in range(3):
         gen = _gen(seed)
         x = (_randn(gen, n, c, dtype=torch.float64) * 10).to(dtype)
         index = torch.randint(0, c, (n,), generator=gen)
         got = submission.gather_rows(x, index)
-        assert_close(got, reference.gather_rows(x, index), msg=lambda m: (
+        assert_close(got, reference.gather_rows(x, index), msg=_explain(
             f"gather_rows({n}x{c}, seed {seed}) should return x[i, index[i]] for each row i (shape ({n},)): "
-            f"is gather taken along dim 1 with an (N, 1) index? {m}"))
+            f"is gather taken along dim 1 with an (N, 1) index?"))
 
 
 @pytest.mark.task("gather_rows")
@@ -62,40 +69,42 @@ def test_gather_rows_gradient_and_no_mutation(submission, reference) -> None:
     x_ref = x.clone().requires_grad_()
     (reference.gather_rows(x_ref, index) * weights).sum().backward()
     assert x_sub.grad is not None, "no gradient reached x: the result must stay connected to x"
-    assert_close(x_sub.grad, x_ref.grad, msg=lambda m: (
-        f"the gradient with respect to x differs: only the picked entries should receive a gradient. {m}"))
+    assert_close(x_sub.grad, x_ref.grad, msg=_explain(
+        "the gradient with respect to x differs: only the picked entries should receive a gradient."))
 
 
-# --- segment_sum ---------------------------------------------------------------------------------------------
+# --- segment_sum ----------------------------------------------------------------------------------
 
 @pytest.mark.task("segment_sum")
 @pytest.mark.parametrize("feature_shape", [(), (3,), (2, 4)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
-def test_segment_sum_values(submission, reference, feature_shape: tuple[int, ...], dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64], ids=str)
+def test_segment_sum_values(submission, reference, feature_shape: tuple[int, ...],
+                            dtype: torch.dtype) -> None:
     for seed, (n, groups) in enumerate([(1, 1), (7, 3), (12, 6), (5, 9)]):
         gen = _gen(seed)
         values = (_randn(gen, n, *feature_shape, dtype=torch.float64) * 10).to(dtype)
         group_ids = torch.randint(0, groups, (n,), generator=gen)
         got = submission.segment_sum(values, group_ids, groups)
-        assert_close(got, reference.segment_sum(values, group_ids, groups), msg=lambda m: (
+        assert_close(got, reference.segment_sum(values, group_ids, groups), msg=_explain(
             f"segment_sum of {n} rows into {groups} groups (feature shape {feature_shape}, {dtype}) differs "
-            f"from the expected per-group sums, of shape ({groups}, *F) and the values' dtype. {m}"))
+            f"from the expected per-group sums, of shape ({groups}, *F) and the values' dtype."))
 
 
 @pytest.mark.task("segment_sum")
 def test_segment_sum_accumulates_and_keeps_empty_groups(submission) -> None:
     values = torch.tensor([1.0, 2.0, 4.0, 8.0])
     got = submission.segment_sum(values, torch.tensor([2, 2, 0, 2]), 4)
-    assert_close(got, torch.tensor([4.0, 0.0, 11.0, 0.0]), msg=lambda m: (
+    assert_close(got, torch.tensor([4.0, 0.0, 11.0, 0.0]), msg=_explain(
         "segment_sum([1, 2, 4, 8], ids [2, 2, 0, 2], 4 groups) should be [4, 0, 11, 0]: rows of the same "
         "group must be added (scatter_ without _add keeps only one of them), and groups 1 and 3 with no "
-        f"members must be 0. {m}"))
+        "members must be 0."))
 
 
 @pytest.mark.task("segment_sum")
 def test_segment_sum_no_rows(submission) -> None:
     got = submission.segment_sum(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64), 2)
-    assert_close(got, torch.zeros(2, 3), msg="with no rows at all every group sums to zero: expected 2x3 zeros")
+    assert_close(got, torch.zeros(2, 3),
+                 msg="with no rows at all every group sums to zero: expected 2x3 zeros")
 
 
 @pytest.mark.task("segment_sum")
@@ -122,18 +131,18 @@ def test_segment_sum_gradient_and_no_mutation(submission, reference) -> None:
     assert_close(v_sub.grad, v_ref.grad, msg="the gradient with respect to values differs from the reference")
 
 
-# --- mask_below ----------------------------------------------------------------------------------------------
+# --- mask_below -----------------------------------------------------------------------------------
 
 @pytest.mark.task("mask_below")
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_mask_below_values(submission, reference, dtype: torch.dtype) -> None:
     for seed, shape in enumerate([(1,), (4, 5), (2, 3, 4)]):
         # Whole numbers, so some entries equal the threshold exactly: those must be kept.
         x = torch.randint(-3, 4, shape, generator=_gen(seed)).to(dtype)
         got = submission.mask_below(x, 0.0, -9.5)
-        assert_close(got, reference.mask_below(x, 0.0, -9.5), msg=lambda m: (
+        assert_close(got, reference.mask_below(x, 0.0, -9.5), msg=_explain(
             f"mask_below(x, 0.0, -9.5) on a {dtype} tensor of shape {shape}: entries < 0 should become -9.5, "
-            f"entries equal to 0 stay 0 (strictly below, not <=), dtype kept. {m}"))
+            f"entries equal to 0 stay 0 (strictly below, not <=), dtype kept."))
 
 
 @pytest.mark.task("mask_below")
@@ -155,16 +164,16 @@ def test_mask_below_gradient(submission) -> None:
                  msg="replaced entries get gradient 0 and kept entries gradient 1 (for a plain sum)")
 
 
-# --- one_hot -------------------------------------------------------------------------------------------------
+# --- one_hot --------------------------------------------------------------------------------------
 
 @pytest.mark.task("one_hot")
 @pytest.mark.parametrize("shape,num_classes", [((5,), 3), ((2, 3), 4), ((1,), 1), ((0,), 4), ((3, 1, 2), 10)])
 def test_one_hot_values(submission, reference, shape: tuple[int, ...], num_classes: int) -> None:
     labels = torch.randint(0, num_classes, shape, generator=_gen(num_classes))
     got = submission.one_hot(labels, num_classes)
-    assert_close(got, reference.one_hot(labels, num_classes), msg=lambda m: (
+    assert_close(got, reference.one_hot(labels, num_classes), msg=_explain(
         f"one_hot(labels of shape {shape}, {num_classes}) should be an int64 tensor of shape "
-        f"({', '.join(map(str, shape))}, {num_classes}) with a single 1 per label. {m}"))
+        f"({', '.join(map(str, shape))}, {num_classes}) with a single 1 per label."))
 
 
 @pytest.mark.task("one_hot")
@@ -192,7 +201,7 @@ def test_one_hot_does_not_modify_labels(submission) -> None:
     assert_close(labels, torch.tensor([[2, 0], [1, 1]]), msg="one_hot must not modify labels")
 
 
-# --- pairwise_distances --------------------------------------------------------------------------------------
+# --- pairwise_distances ---------------------------------------------------------------------------
 
 def _exact_cdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     # The direct (no matrix-multiply trick) path of cdist, in float64: our ground truth.
@@ -205,9 +214,9 @@ def test_pairwise_distances_float64(submission, n: int, m: int, d: int) -> None:
     gen = _gen(n * m + d)
     a, b = _randn(gen, n, d, dtype=torch.float64), _randn(gen, m, d, dtype=torch.float64)
     got = submission.pairwise_distances(a, b)
-    assert_close(got, _exact_cdist(a, b), rtol=1e-7, atol=1e-5, msg=lambda mm: (
+    assert_close(got, _exact_cdist(a, b), rtol=1e-7, atol=1e-5, msg=_explain(
         f"pairwise_distances of ({n}, {d}) and ({m}, {d}) float64 tensors should equal torch.cdist: an "
-        f"(N, M) tensor of Euclidean (not squared) distances. {mm}"))
+        f"(N, M) tensor of Euclidean (not squared) distances."))
 
 
 @pytest.mark.task("pairwise_distances")
@@ -215,13 +224,14 @@ def test_pairwise_distances_float32(submission) -> None:
     gen = _gen(3)
     a, b = _randn(gen, 9, 6), _randn(gen, 11, 6)
     got = submission.pairwise_distances(a, b)
-    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32, "float32 inputs give a float32 result"
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32, (
+        "float32 inputs give a float32 result")
     assert_close(got.double(), _exact_cdist(a, b), rtol=1e-5, atol=1e-3,
-                 msg=lambda m: f"float32 distances differ from torch.cdist. {m}")
+                 msg=_explain("float32 distances differ from torch.cdist."))
 
 
 @pytest.mark.task("pairwise_distances")
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_pairwise_distances_self_is_finite_with_zero_diagonal(submission, dtype: torch.dtype) -> None:
     for seed in range(3):
         a = _randn(_gen(seed), 40, 32, dtype=dtype)
@@ -231,7 +241,7 @@ def test_pairwise_distances_self_is_finite_with_zero_diagonal(submission, dtype:
             "number, and sqrt of a negative is NaN: clamp at 0 before the square root")
         assert (got >= 0).all(), "distances must be >= 0"
         assert_close(got.diagonal(), torch.zeros(40, dtype=dtype), rtol=0, atol=2e-2,
-                     msg=lambda m: f"the distance of each row to itself should be 0 (up to rounding). {m}")
+                     msg=_explain("the distance of each row to itself should be 0 (up to rounding)."))
 
 
 @pytest.mark.task("pairwise_distances")
@@ -243,12 +253,12 @@ def test_pairwise_distances_does_not_modify_inputs(submission) -> None:
     assert_close((a, b), before, msg="pairwise_distances must not modify a or b")
 
 
-# --- batched_bilinear ----------------------------------------------------------------------------------------
+# --- batched_bilinear -----------------------------------------------------------------------------
 
 @pytest.mark.task("batched_bilinear")
 @pytest.mark.parametrize("batched_a", [False, True], ids=["shared_A", "per_sample_A"])
 @pytest.mark.parametrize("b,n,m", [(1, 1, 1), (4, 3, 3), (5, 2, 6), (3, 7, 4)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_batched_bilinear_values(submission, reference, batched_a: bool, b: int, n: int, m: int,
                                  dtype: torch.dtype) -> None:
     gen = _gen(b * 100 + n * 10 + m)
@@ -256,10 +266,10 @@ def test_batched_bilinear_values(submission, reference, batched_a: bool, b: int,
     A = _randn(gen, *((b, n, m) if batched_a else (n, m)), dtype=dtype)
     got = submission.batched_bilinear(x, A, y)
     kind = "one A per sample" if batched_a else "one A shared by the batch"
-    assert_close(got, reference.batched_bilinear(x, A, y), msg=lambda mm: (
+    assert_close(got, reference.batched_bilinear(x, A, y), msg=_explain(
         f"batched_bilinear with x {tuple(x.shape)}, A {tuple(A.shape)} ({kind}), y {tuple(y.shape)} should "
         f"be the ({b},) tensor x[b] @ A[b] @ y[b]: check which index of A pairs with x and which with y, "
-        f"and that samples are not mixed. {mm}"))
+        f"and that samples are not mixed."))
 
 
 @pytest.mark.task("batched_bilinear")

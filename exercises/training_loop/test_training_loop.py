@@ -130,7 +130,9 @@ def test_train_each_step_sees_only_its_batch_gradient(submission, reference):
             self.seen: list[list[torch.Tensor | None]] = []
 
         def step(self, closure=None):
-            self.seen.append([None if p.grad is None else p.grad.clone() for p in self.param_groups[0]["params"]])
+            self.seen.append(
+                [None if p.grad is None else p.grad.clone() for p in self.param_groups[0]["params"]]
+            )
             return super().step(closure)
 
     def run(module):
@@ -144,11 +146,11 @@ def test_train_each_step_sees_only_its_batch_gradient(submission, reference):
     assert len(seen) == len(expected), (
         f"optimizer.step() was called {len(seen)} times for {len(expected)} batches: call it once per batch"
     )
-    for step, (grads, expected_grads) in enumerate(zip(seen, expected)):
-        for grad, expected_grad in zip(grads, expected_grads):
+    for step, (grads, expected_grads) in enumerate(zip(seen, expected, strict=True)):
+        for grad, expected_grad in zip(grads, expected_grads, strict=True):
             assert grad is not None, (
-                f"at optimizer step {step} a parameter had no gradient: zero the gradients before backward(), "
-                "not between backward() and step()"
+                f"at optimizer step {step} a parameter had no gradient: zero the gradients before "
+                "backward(), not between backward() and step()"
             )
             torch.testing.assert_close(
                 grad,

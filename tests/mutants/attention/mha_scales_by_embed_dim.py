@@ -80,7 +80,8 @@ class MultiHeadAttention(nn.Module):
             causal = torch.ones(L, S, dtype=torch.bool, device=query.device).tril()
             allowed = causal if allowed is None else allowed & causal
 
-        out = scaled_dot_product_attention(q * (self.head_dim / self.embed_dim) ** 0.5, k, v, attn_mask=allowed)
+        q = q * (self.head_dim / self.embed_dim) ** 0.5
+        out = scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         # (B, H, L, Dh) -> (B, L, H, Dh) -> (B, L, E): heads side by side in head order.
         out = out.transpose(1, 2).reshape(batch, L, self.embed_dim)
         return self.out_proj(out)

@@ -27,8 +27,7 @@ class SmallCNN(nn.Module):
         x = self.pool(torch.relu(self.bn2(self.conv2(x))))  # (N, 32, 7, 7)
         # Keep the batch dimension: flatten everything after it, in (channel, row, column) order.
         x = torch.flatten(x, start_dim=1)  # (N, 1568)
-        # nn.Dropout is active only in training mode; model.eval() turns it off.
-        return self.fc(nn.functional.dropout(x, p=self.dropout.p))  # raw logits: nn.CrossEntropyLoss applies log-softmax itself
+        return self.fc(nn.functional.dropout(x, p=self.dropout.p))
 
 
 def count_parameters(model: nn.Module) -> int:

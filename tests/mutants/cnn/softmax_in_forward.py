@@ -28,7 +28,7 @@ class SmallCNN(nn.Module):
         # Keep the batch dimension: flatten everything after it, in (channel, row, column) order.
         x = torch.flatten(x, start_dim=1)  # (N, 1568)
         # nn.Dropout is active only in training mode; model.eval() turns it off.
-        return torch.softmax(self.fc(self.dropout(x)), dim=1)  # raw logits: nn.CrossEntropyLoss applies log-softmax itself
+        return torch.softmax(self.fc(self.dropout(x)), dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,4 +1,4 @@
-# MUTANT: make_loader gives the generator to a RandomSampler but not to the DataLoader, which then draws its base seed from the global RNG
+# MUTANT: make_loader seeds only a RandomSampler; the DataLoader draws its base seed from the global RNG
 """Reference solution: a windowed time-series Dataset, a padding collate function, a class-balanced sampler,
 and a reproducible DataLoader."""
 

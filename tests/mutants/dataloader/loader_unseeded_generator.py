@@ -1,4 +1,4 @@
-# MUTANT: make_loader creates a generator but never seeds it with 
+# MUTANT: make_loader creates a generator but never seeds it with `seed`, so every seed gives one order
 """Reference solution: a windowed time-series Dataset, a padding collate function, a class-balanced sampler,
 and a reproducible DataLoader."""
 

@@ -1,5 +1,5 @@
 # MISTAKE: clip coefficient not clamped to 1: small gradients are scaled UP to max_norm.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

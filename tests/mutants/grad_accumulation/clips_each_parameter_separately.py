@@ -1,5 +1,5 @@
 # MISTAKE: clips each parameter's gradient by its own norm instead of the total norm.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 
@@ -47,6 +47,6 @@ def clip_grad_norm(
     per_tensor = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
     total = torch.linalg.vector_norm(per_tensor, norm_type)
     # Clamp to 1: clipping only ever scales down. The 1e-6 keeps the division finite for zero gradients.
-    for g, norm in zip(grads, per_tensor):
+    for g, norm in zip(grads, per_tensor, strict=True):
         g.mul_(torch.clamp(max_norm / (norm + 1e-6), max=1.0).to(g.dtype))
     return total

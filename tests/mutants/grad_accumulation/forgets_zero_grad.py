@@ -1,5 +1,5 @@
 # MISTAKE: never zeroes the gradients: leftovers from before the call leak into the step.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

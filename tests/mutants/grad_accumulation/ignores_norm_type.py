@@ -1,5 +1,5 @@
 # MISTAKE: clip_grad_norm always uses the 2-norm (so the inf-norm is computed as a 2-norm).
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

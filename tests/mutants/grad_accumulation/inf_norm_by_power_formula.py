@@ -1,5 +1,5 @@
 # MISTAKE: total norm as (sum |g|^p)^(1/p) for every p: meaningless for p = inf.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: iterates 'parameters' twice: a generator like model.parameters() is empty the second time.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 
@@ -38,8 +38,6 @@ def clip_grad_norm(
     if isinstance(parameters, torch.Tensor):
         parameters = [parameters]
     grads = [p.grad for p in parameters if p.grad is not None]
-    if isinstance(parameters, list):
-        parameters = iter(parameters)
     if not grads:
         return torch.tensor(0.0)
     norm_type = float(norm_type)

@@ -1,5 +1,5 @@
 # MISTAKE: each micro-batch loss divided by the number of micro-batches: wrong when sizes differ.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ def accumulate_step(
     optimizer: torch.optim.Optimizer,
     micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
 ) -> float:
-    total_size = sum(inputs.shape[0] for inputs, _ in micro_batches)
     # Zero once, before accumulating: .grad may hold gradients from whatever ran before us.
     optimizer.zero_grad()
     total_loss = 0.0

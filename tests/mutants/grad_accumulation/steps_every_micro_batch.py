@@ -1,5 +1,5 @@
 # MISTAKE: optimizer.step() after every micro-batch instead of once at the end.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: zero_grad inside the micro-batch loop: only the last micro-batch's gradient survives.
-"""Reference solution: gradient accumulation and gradient clipping."""
+"""Known-wrong submission (see the first line): gradient accumulation and gradient clipping."""
 
 from __future__ import annotations
 

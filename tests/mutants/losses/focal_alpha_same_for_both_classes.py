@@ -1,5 +1,5 @@
 # MISTAKE: focal alpha multiplies positives and negatives alike instead of alpha / 1 - alpha.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: focal loss takes -log(p_t) of the sigmoid output: p_t rounds to 0 for confident mistakes.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: focal modulating factor (1 - p)^gamma uses p, not the probability p_t of the true class.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 
@@ -81,7 +81,6 @@ def focal_loss(
     # -log(p_t) is exactly the binary cross-entropy of each element; reuse the stable version.
     ce = bce_with_logits(logits, targets, reduction="none")
     p = torch.sigmoid(logits)
-    p_t = p * targets + (1.0 - p) * (1.0 - targets)
     # The modulating factor shrinks the loss of well-classified examples (p_t near 1), so the many easy
     # negatives of dense detection stop dominating the gradient.
     loss = (1.0 - p) ** gamma * ce

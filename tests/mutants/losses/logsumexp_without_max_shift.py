@@ -1,5 +1,5 @@
 # MISTAKE: log-sum-exp without subtracting the maximum: exp(1e4) overflows to inf.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

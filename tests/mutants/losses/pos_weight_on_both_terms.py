@@ -1,5 +1,5 @@
 # MISTAKE: pos_weight multiplies the whole loss, the negative term included.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: the label-smoothing term ignores the class weights.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

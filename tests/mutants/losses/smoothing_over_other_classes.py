@@ -1,5 +1,5 @@
 # MISTAKE: label smoothing puts 1 - eps on the target and eps / (C - 1) on each other class.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

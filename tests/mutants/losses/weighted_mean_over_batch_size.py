@@ -1,5 +1,5 @@
 # MISTAKE: the class-weighted mean divides by the batch size instead of the sum of the target weights.
-"""Reference solution: loss functions from logits, written by hand."""
+"""Known-wrong submission (see the first line): loss functions from logits, written by hand."""
 
 from __future__ import annotations
 

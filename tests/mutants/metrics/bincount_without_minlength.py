@@ -1,5 +1,5 @@
 # MISTAKE: torch.bincount without minlength: the matrix is too small when the highest classes never occur.
-"""Reference solution: classification metrics on tensors."""
+"""Known-wrong submission (see the first line): classification metrics on tensors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ _AVERAGES = (None, "macro", "micro", "weighted")
 
 def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
     if preds.dim() != 1 or preds.shape != targets.shape:
-        raise ValueError(f"preds and targets must both have shape (N,), got {tuple(preds.shape)} "
-                         f"and {tuple(targets.shape)}")
+        raise ValueError(
+            f"preds and targets must both have shape (N,), got {tuple(preds.shape)} "
+            f"and {tuple(targets.shape)}"
+        )
     for name, labels in (("preds", preds), ("targets", targets)):
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(f"{name} holds a class outside [0, {num_classes})")

@@ -1,4 +1,4 @@
-# MUTANT: gathers the unpacked output at lengths - 1 for both directions; the backward half there has seen one token
+# MUTANT: gathers the unpacked output at lengths - 1 for both directions (backward half: wrong step)
 """Reference solution: an LSTM classifier over padded, variable-length batches."""
 
 from __future__ import annotations
@@ -35,14 +35,6 @@ class LSTMClassifier(nn.Module):
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, _ = self.lstm(packed)
         output, _ = pad_packed_sequence(output, batch_first=True)  # (B, T, D * H)
+        # The output at each sequence's last real step (for the backward half, that step is its first).
         index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, output.size(2))
         return self.fc(output.gather(1, index).squeeze(1))
-        h_n = output
-        # h_n: (num_layers * num_directions, B, H), layers stacked, directions inside each layer. With a
-        # packed input it holds each sequence's state at its last real step (for the backward direction:
-        # after reading back to the first token).
-        if self.lstm.bidirectional:
-            last = torch.cat([h_n[-2], h_n[-1]], dim=1)  # top layer: forward, then backward
-        else:
-            last = h_n[-1]  # top layer
-        return self.fc(last)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 
 class LSTMClassifier(nn.Module):
@@ -30,16 +29,6 @@ class LSTMClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         embedded = self.embedding(tokens)  # (B, T, E)
-        # Packing makes the LSTM stop at each sequence's real end, so padding never enters the state.
-        # enforce_sorted=False sorts internally and puts h_n back in the batch's original order.
-        output, _ = self.lstm(embedded)  # (B, T, D * H)
+        output, _ = self.lstm(embedded)  # (B, T, D * H), padding included
+        # The last column is padding for every sequence shorter than T.
         return self.fc(output[:, -1, :])
-        _, (h_n, _) = self.lstm(embedded)
-        # h_n: (num_layers * num_directions, B, H), layers stacked, directions inside each layer. With a
-        # packed input it holds each sequence's state at its last real step (for the backward direction:
-        # after reading back to the first token).
-        if self.lstm.bidirectional:
-            last = torch.cat([h_n[-2], h_n[-1]], dim=1)  # top layer: forward, then backward
-        else:
-            last = h_n[-1]  # top layer
-        return self.fc(last)

@@ -28,9 +28,7 @@ def train_one_epoch(
         loss = loss_fn(model(inputs), targets)
         loss.backward()
         optimizer.step()
-        # loss_fn averages over the batch, so weight it by the batch size: the last batch may be smaller.
         # .item() gives a Python float, so the running sum keeps no autograd graph alive.
-        batch_size = inputs.size(0)
         total_loss += loss.item()
         total_samples += 1
     return {"loss": total_loss / total_samples}

@@ -1,4 +1,3 @@
-# MUTANT: class_balanced_sampler normalises the weights to sum to 1 instead of 1 / class count
 """Reference solution: a windowed time-series Dataset, a padding collate function, a class-balanced sampler,
 and a reproducible DataLoader."""
 
@@ -64,7 +63,6 @@ def class_balanced_sampler(
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
     # Each class gets total weight count * (1 / count) = 1, so every class is drawn equally often.
     weights = 1.0 / counts[inverse].double()
-    weights = weights / weights.sum()
     if num_samples is None:
         num_samples = len(labels)
     # With replacement: the few samples of a rare class must be drawn again and again.

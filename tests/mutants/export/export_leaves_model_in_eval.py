@@ -1,0 +1,37 @@
+# MUTANT: export_model switches the model to eval and never switches it back
+"""Reference solution: export a classifier with torch.export, load it back, predict for serving."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.export import Dim
+
+
+def export_model(model: nn.Module, example_input: torch.Tensor, path: str | os.PathLike) -> None:
+    # Export records the graph of the mode the model is in: switch to eval for the trace.
+    model.eval()
+    program = torch.export.export(model, (example_input,), dynamic_shapes=({0: Dim("batch")},))
+    torch.export.save(program, path)
+
+
+def load_exported(path: str | os.PathLike) -> Callable[[torch.Tensor], torch.Tensor]:
+    # torch.export.load gives back the ExportedProgram; .module() turns it into a callable nn.Module that
+    # needs none of the original Python classes.
+    return torch.export.load(path).module()
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    try:
+        # inference_mode is no_grad plus no version counters or views tracking: the fastest way to run a
+        # forward pass whose result will never be used for backward.
+        with torch.inference_mode():
+            return torch.softmax(model(x), dim=-1)
+    finally:
+        # Restore the caller's mode even if the forward pass raised.
+        model.train(was_training)

@@ -4,10 +4,12 @@ model's eval-mode outputs for several batch sizes; predict must behave like a se
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,18 @@ def _trained_model(seed: int) -> Classifier:
 
 def _inputs(seed: int, batch: int) -> torch.Tensor:
     return torch.randn(batch, FEATURES, generator=torch.Generator().manual_seed(seed))
+
+
+@contextlib.contextmanager
+def _quiet_export_logs() -> Iterator[None]:
+    # torch.export writes pages of DEBUG trace records; pytest would capture them into every failure report.
+    trace_logger = logging.getLogger("torch.__trace")
+    saved = trace_logger.level
+    trace_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        trace_logger.setLevel(saved)
 
 
 def _eval_outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +122,8 @@ def _export_and_load_fresh(submission, folder: Path) -> Exported:
     state_before = copy.deepcopy(model.state_dict())
     result.path = folder / "classifier.pt2"
     try:
-        submission.export_model(model, _inputs(100, EXAMPLE_BATCH), result.path)
+        with _quiet_export_logs():
+            submission.export_model(model, _inputs(100, EXAMPLE_BATCH), result.path)
     except Exception as error:  # noqa: BLE001 - any failure of the submission is a failed test
         result.error = f"export_model raised {type(error).__name__}: {error}"
         return result
@@ -121,7 +136,11 @@ def _export_and_load_fresh(submission, folder: Path) -> Exported:
     torch.save(result.inputs, inputs_file)
     command = [sys.executable, "-c", FRESH_SCRIPT, str(Path(submission.__file__).resolve()),
                str(result.path), str(inputs_file), str(results_file)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        result.error = "loading the exported model in a fresh process took more than 300 seconds"
+        return result
     if done.returncode != 0 or not results_file.is_file():
         result.error = f"the fresh process failed:\n{done.stderr[-2000:]}"
         return result
@@ -205,7 +224,8 @@ def test_load_exported_in_this_process(submission, reference, tmp_path: Path) ->
     # The reference writes the archive, so this grades load_exported on its own.
     model = _trained_model(1)
     path = tmp_path / "reference.pt2"
-    reference.export_model(model, _inputs(5, EXAMPLE_BATCH), path)
+    with _quiet_export_logs():
+        reference.export_model(model, _inputs(5, EXAMPLE_BATCH), path)
     fn = submission.load_exported(path)
     assert callable(fn), "load_exported must return a callable"
     x = _inputs(6, 7)

@@ -1,4 +1,4 @@
-# MUTANT: save_checkpoint calls torch.save(checkpoint, path) directly: a failed save destroys the old checkpoint
+# MUTANT: save_checkpoint calls torch.save(checkpoint, path) directly: a failed save destroys the old file
 """Reference solution: atomic, complete training checkpoints, loaded back with weights_only=True."""
 
 from __future__ import annotations

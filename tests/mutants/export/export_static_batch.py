@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.export import Dim
 
 
 def export_model(model: nn.Module, example_input: torch.Tensor, path: str | os.PathLike) -> None:

@@ -1,5 +1,5 @@
 # MISTAKE: backward on the unscaled loss, while scaler.step still divides the gradients by the scale.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: clips the gradients while they are still scaled, then unscales.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: the loss is computed inside autocast on the low-precision outputs.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: calls optimizer.step() directly instead of scaler.step(optimizer): scaled grads, no skipping.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # MISTAKE: compares the scale before update(), when it has not changed yet: never reports a skip.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

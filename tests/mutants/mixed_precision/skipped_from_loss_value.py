@@ -1,5 +1,5 @@
 # MISTAKE: reports a skipped step only when the loss is not finite; inf gradients can come from a finite loss.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

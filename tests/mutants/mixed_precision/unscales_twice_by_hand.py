@@ -1,5 +1,5 @@
 # MISTAKE: divides the gradients by the scale by hand before clipping, then scaler.step divides them again.
-"""Known-wrong submission (see the first line): a mixed-precision training step with autocast and GradScaler."""
+"""Known-wrong submission (see the first line): a mixed-precision step with autocast and GradScaler."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ def check(env: dict) -> None:
 
 
 def fill_history(home: Path, answers: int = 2_000) -> None:
-    """A plausible history: 2,000 answers over 60 days on the built-in questions, and their FSRS cards."""
+    """A plausible history: answers spread over the last 60 days on the built-in questions, and their cards."""
     sys.path.insert(0, str(ROOT))
     from quiz import bank, review
     from quiz.store import Answer, Store
@@ -77,13 +77,14 @@ def fill_history(home: Path, answers: int = 2_000) -> None:
     rng = random.Random(0)
     questions = bank.load().questions
     start = datetime.now(timezone.utc) - timedelta(days=60)
+    step = timedelta(days=60) / answers
     with Store.open(home) as store:
         records = []
         for index in range(answers):
             question = rng.choice(questions)
             outcome = rng.choice(["right", "right", "wrong", "skipped"])
             records.append(Answer(question.id, question.topic, question.type, outcome,
-                                  1.0 if outcome == "right" else 0.0, start + timedelta(minutes=43 * index),
+                                  1.0 if outcome == "right" else 0.0, start + step * index,
                                   None, 0, rng.uniform(5, 90)))
         store.merge(records, [], [], [])
         review.rebuild(store)

@@ -215,7 +215,8 @@ def activity_svg(activity: Sequence[Day], width: int = 720, height: int = 180) -
                     f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" height="{answers_h:.1f}" class="a"/>'
                     f'<rect x="{x:.1f}" y="{y - attempts_h:.1f}" width="{slot - 4:.1f}" height="{attempts_h:.1f}" '
                     f'class="e"/></g>')
-        if index % 7 == 0 or index == len(activity) - 1:
+        last = len(activity) - 1
+        if index == last or (index % 7 == 0 and last - index >= 4):  # weekly labels that never overlap the last
             bars.append(f'<text x="{x + (slot - 4) / 2:.1f}" y="{height - 8}" text-anchor="middle">'
                         f'{day.day:%m-%d}</text>')
     axis = (f'<line x1="{left}" y1="{height - bottom}" x2="{width - 8}" y2="{height - bottom}" class="axis"/>'
@@ -232,8 +233,9 @@ padding:0 1rem;color:#1f2328;background:#fff}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 .summary{color:#59636e}table{border-collapse:collapse;width:100%}th,td{padding:.35rem .6rem;text-align:right;
 border-bottom:1px solid #eaeef2}th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}
-.bar{display:inline-block;height:.6rem;background:#2da44e;border-radius:2px;vertical-align:middle}
-.track{display:inline-block;width:80px;height:.6rem;background:#eaeef2;border-radius:2px;margin-right:.4rem}
+.bar{display:block;height:.6rem;background:#2da44e;border-radius:2px}
+.track{display:inline-block;width:80px;height:.6rem;background:#eaeef2;border-radius:2px;margin-right:.4rem;
+text-align:left;vertical-align:middle}
 code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}svg text{font-size:11px;fill:#59636e}
 svg .a{fill:#0969da}svg .e{fill:#bf8700}svg .axis{stroke:#d0d7de}.legend span{display:inline-block;width:10px;
 height:10px;margin:0 .3rem 0 1rem}

@@ -160,7 +160,7 @@ class QuizView:
         self.deadline = self.clock() + remaining if self.clock else None
         left = int(remaining.total_seconds())
         self.console.print(Panel(
-            Group(Text(localize(exercise.summary, self.lang).strip()), Text(""),
+            Group(Text(_reflow(localize(exercise.summary, self.lang))), Text(""),
                   Text(f"Your file: {path}", style="key")),
             title=f"Coding: {exercise.id} · ⏱ {left // 60:02d}:{left % 60:02d} left", title_align="left",
             box=box.ROUNDED))
@@ -345,10 +345,27 @@ def exercise_started(console: Console, exercise, path, created: bool, lang: str 
         console.print(Text("✓ Created ", style="ok") + Text(str(path)))
     else:
         console.print(Text("Your file is already there (nothing overwritten): ", style="warn") + Text(str(path)))
-    console.print(Panel(Text(localize(exercise.summary, lang).strip()), title=f"{exercise.id}: {title}",
+    console.print(Panel(Text(_reflow(localize(exercise.summary, lang))), title=f"{exercise.id}: {title}",
                         title_align="left", box=box.ROUNDED))
     console.print(Text(f"Implement: {', '.join(exercise.tasks)}. Then run `torchprep check {exercise.id}`; "
                        f"stuck? `torchprep hint {exercise.id}`.", style="muted"))
+
+
+def _reflow(text: str) -> str:
+    """YAML block text wrapped by its author: join the lines of each paragraph so rich can wrap to the
+    terminal; blank lines and list items keep their breaks."""
+    paragraphs = []
+    for paragraph in text.strip().split("\n\n"):
+        lines = [line.strip() for line in paragraph.splitlines()]
+        merged: list[str] = []
+        for line in lines:
+            if merged and not line.startswith(("-", "*", "•")) and not line[:2].rstrip(".").isdigit():
+                # Latin text needs the space back; Chinese runs on without one.
+                merged[-1] += (" " if merged[-1][-1:].isascii() and line[:1].isascii() else "") + line
+            else:
+                merged.append(line)
+        paragraphs.append("\n".join(merged))
+    return "\n\n".join(paragraphs)
 
 
 TEST_MARKS = {"pass": ("✓", "ok"), "fail": ("✗", "bad"), "error": ("!", "bad"), "skip": ("-", "skip")}

@@ -325,15 +325,18 @@ STATE_STYLES = {"passed": "ok", "in progress": "warn", "not started": "muted"}
 
 
 def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> None:
-    table = Table(box=box.SIMPLE_HEAD)
-    for column, justify in (("#", "right"), ("Id", "left"), ("Title", "left"), ("Topic", "left"),
-                            ("Level", "left"), ("Status", "left"), ("Best", "right")):
-        table.add_column(column, justify=justify)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Exercise", ratio=1)
+    table.add_column("Topic", no_wrap=True)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Best", justify="right", no_wrap=True)
     for status in statuses:
         exercise = status.exercise
         best = f"{status.best_passed}/{status.best_total}" if status.best_total else "-"
-        table.add_row(str(exercise.order), exercise.id, localize(exercise.title, lang),
-                      topics.label(exercise.topic, lang), "★" * exercise.difficulty,
+        name = Text(exercise.id, style="key") + Text("\n" + localize(exercise.title, lang), style="muted")
+        table.add_row(str(exercise.order), name, exercise.topic, "★" * exercise.difficulty,
                       Text(status.state, style=STATE_STYLES[status.state]), best)
     console.print(table)
     console.print(Text("Start one with `torchprep start ID`, grade it with `torchprep check ID`.", style="muted"))

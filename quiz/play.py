@@ -24,7 +24,7 @@ class QuizUI(Protocol):
     def show_question(self, question: Question, order: Sequence[int], index: int, total: int) -> None: ...
     def ask(self, question: Question) -> str: ...
     def show_hint(self, question: Question, number: int) -> None: ...
-    def say(self, message: str) -> None: ...
+    def notice(self, what: str, **details: object) -> None: ...
     def reveal_open(self, question: Question) -> None: ...
     def ask_covered(self, question: Question) -> str: ...
     def show_feedback(self, question: Question, order: Sequence[int], graded: Graded) -> None: ...
@@ -87,7 +87,7 @@ def _answer_one(question: Question, order: Sequence[int], ui: QuizUI) -> tuple[G
                 hints_used += 1
                 ui.show_hint(question, hints_used)
             else:
-                ui.say("No more hints for this question." if question.hints else "This question has no hints.")
+                ui.notice("no_more_hints" if question.hints else "no_hints")
             continue
         if command == SKIP:
             return session.skipped(), hints_used
@@ -102,7 +102,7 @@ def _answer_one(question: Question, order: Sequence[int], ui: QuizUI) -> tuple[G
                 return session.grade_bug(question, response), hints_used
             return _grade_open(question, response, ui), hints_used
         except Unreadable as problem:
-            ui.say(f"{str(problem).capitalize()} (or h hint, s skip, q quit).")
+            ui.notice(problem.reason, controls=True, **problem.details)
 
 
 def _grade_open(question: Question, response: str, ui: QuizUI) -> Graded:
@@ -114,6 +114,6 @@ def _grade_open(question: Question, response: str, ui: QuizUI) -> Graded:
         try:
             covered = session.parse_covered(covered_text, len(question.key_points))
         except Unreadable as problem:
-            ui.say(f"{str(problem).capitalize()}.")
+            ui.notice(problem.reason, **problem.details)
             continue
         return session.grade_open(question, response, covered)

@@ -82,7 +82,16 @@ def choice_order(question: Question, seed: int | None) -> tuple[int, ...]:
 
 
 class Unreadable(ValueError):
-    """A response that is not an answer of the right form (the user is asked again)."""
+    """A response that is not an answer of the right form (the user is asked again).
+
+    ``reason`` names what was expected (letters, one_letter, output, lines, key_points) so the UI can say it in
+    the user's language; ``details`` fill in the sentence.
+    """
+
+    def __init__(self, reason: str, **details: object):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ class Graded:
 def _letters(response: str, count: int) -> set[int]:
     letters = re.sub(r"[\s,;]+", "", response.lower())
     if not letters or any(letter not in LETTERS[:count] for letter in letters):
-        raise Unreadable(f"answer with letters a-{LETTERS[count - 1]}")
+        raise Unreadable("letters", last=LETTERS[count - 1])
     return {LETTERS.index(letter) for letter in letters}
 
 
@@ -104,7 +113,7 @@ def grade_choice(question: Question, order: Sequence[int], response: str) -> Gra
     """Letters refer to the shown order; the grade compares the chosen set with the correct set."""
     shown = _letters(response, len(order))
     if question.type == "choice" and len(shown) != 1:
-        raise Unreadable("choose one letter")
+        raise Unreadable("one_letter")
     chosen = {order[position] for position in shown}
     correct = {index for index, choice in enumerate(question.choices) if choice.correct}
     right = chosen == correct
@@ -118,7 +127,7 @@ def normalise_output(text: str) -> str:
 
 def grade_output(question: Question, response: str) -> Graded:
     if not response.strip():
-        raise Unreadable("type what the code prints")
+        raise Unreadable("output")
     right = normalise_output(response) == normalise_output(question.output or "")
     return Graded("right" if right else "wrong", 1.0 if right else 0.0, response)
 
@@ -126,7 +135,7 @@ def grade_output(question: Question, response: str) -> Graded:
 def parse_line_numbers(response: str) -> set[int]:
     parts = [part for part in re.split(r"[\s,;]+", response.strip()) if part]
     if not parts or not all(part.isdigit() for part in parts):
-        raise Unreadable("answer with line numbers, e.g. 3 or 2,5")
+        raise Unreadable("lines")
     return {int(part) for part in parts}
 
 
@@ -145,7 +154,7 @@ def parse_covered(response: str, count: int) -> set[int]:
         return set()
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
     if not all(part.isdigit() and 1 <= int(part) <= count for part in parts):
-        raise Unreadable(f"give key point numbers from 1 to {count}, 'all' or 'none'")
+        raise Unreadable("key_points", count=count)
     return {int(part) - 1 for part in parts}
 
 

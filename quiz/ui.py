@@ -55,6 +55,17 @@ LABELS = {
     },
 }
 DIFFICULTY = {1: "easy", 2: "medium", 3: "hard"}
+NOTICES = {
+    "en": {"no_more_hints": "No more hints for this question.", "no_hints": "This question has no hints.",
+           "letters": "Answer with letters a-{last}", "one_letter": "Choose one letter",
+           "output": "Type what the code prints", "lines": "Answer with line numbers, e.g. 3 or 2,5",
+           "key_points": "Give key point numbers from 1 to {count}, 'all' or 'none'",
+           "controls": " (or h hint, s skip, q quit)", "end": "."},
+    "zh": {"no_more_hints": "这道题没有更多提示了。", "no_hints": "这道题没有提示。",
+           "letters": "请用字母 a-{last} 作答", "one_letter": "只能选一个字母", "output": "请输入代码打印的内容",
+           "lines": "请输入行号，例如 3 或 2,5", "key_points": "请输入 1 到 {count} 的要点编号，或 all / none",
+           "controls": "（或 h 提示、s 跳过、q 退出）", "end": "。"},
+}
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -135,7 +146,12 @@ class QuizView:
                                 style="warn")
                            + Text(self._t(question.hints[number - 1])))
 
-    def say(self, message: str) -> None:
+    def notice(self, what: str, *, controls: bool = False, **details: object) -> None:
+        words = NOTICES.get(self.lang, NOTICES["en"])
+        message = words[what].format(**details)
+        if what not in ("no_more_hints", "no_hints"):
+            message += (words["controls"] if controls else "") + (words["end"] if self.lang == "en" or not controls
+                                                                  else "")
         self.console.print(Text(message, style="muted"))
 
     def reveal_open(self, question: Question) -> None:

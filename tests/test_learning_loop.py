@@ -235,7 +235,7 @@ class MockUI:
     def show_hint(self, question, number):
         pass
 
-    def say(self, message):
+    def notice(self, what, **details):
         pass
 
     def mock_exercise(self, exercise, path, remaining):

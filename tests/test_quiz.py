@@ -132,7 +132,8 @@ class TestControls:
 
     def test_chinese_with_english_fallback(self, cli):
         result = cli("quiz", "--bank", SAMPLE_BANK, "--seed", "3", "--type", "choice", "--lang", "zh",
-                     input="s\n")
+                     input="zz\ns\n")
+        assert "请用字母 a-c 作答（或 h 提示、s 跳过、q 退出）" in result.output
         assert "哪个调用会计算梯度？" in result.output
         assert "loss.backward()" in result.output  # no zh text: English is shown
         assert "题目 1/1 · 自动求导" in result.output
@@ -193,7 +194,7 @@ class FakeUI:
     def show_hint(self, question, number):
         pass
 
-    def say(self, message):
+    def notice(self, what, **details):
         pass
 
     def reveal_open(self, question):

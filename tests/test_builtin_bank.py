@@ -139,3 +139,24 @@ def test_snippet_runner_reports_failures():
     results = snippets.run_all({"good": "print(1)", "bad": "assert 1 == 2, 'nope'"})
     assert results["good"] == snippets.Outcome(True, "1\n", "")
     assert not results["bad"].ok and "nope" in results["bad"].error
+
+
+LENGTH_RATIO_LIMIT = 1.5
+LONGEST_SHARE_LIMIT = 0.45  # with four choices chance is 25%; above this, "pick the longest" pays off
+
+
+def _length_ratio(question: bank.Question) -> float:
+    right = max(len(c.text["en"]) for c in question.choices if c.correct)
+    wrong = max(len(c.text["en"]) for c in question.choices if not c.correct)
+    return right / wrong
+
+
+def test_the_right_choice_is_not_given_away_by_its_length():
+    """A candidate who always picks the longest choice should not do well."""
+    choice_questions = [q for q in QUESTIONS if q.type == "choice"]
+    too_long = [(q.id, round(_length_ratio(q), 1)) for q in choice_questions
+                if _length_ratio(q) > LENGTH_RATIO_LIMIT]
+    assert too_long == [], "the correct choice is much longer than every wrong one"
+    longest = sum(_length_ratio(q) > 1 for q in choice_questions)
+    assert longest <= LONGEST_SHARE_LIMIT * len(choice_questions), \
+        f"the correct choice is the longest in {longest} of {len(choice_questions)} choice questions"

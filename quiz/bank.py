@@ -141,6 +141,16 @@ def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
     return repeats
 
 
+# A folded YAML block (`zh: >-`) turns each line break into a space; between two Chinese characters that
+# space is a typo the author never wrote. Spaces between CJK characters or punctuation are dropped.
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
+
+
+def _tidy(text: str) -> str:
+    return _SPACE_BETWEEN_CJK.sub("", text.strip("\n"))
+
+
 def parse_text(value: object) -> tuple[Text | None, str | None]:
     """A text field as a language mapping, or the reason it is not one."""
     if isinstance(value, str):
@@ -153,7 +163,7 @@ def parse_text(value: object) -> tuple[Text | None, str | None]:
                 return None, f"has {lang!r}, which is not a language code such as en or zh"
             if not isinstance(text, str) or not text.strip():
                 return None, f"has an empty or non-text {lang!r} entry"
-        return {str(lang): str(text).strip("\n") for lang, text in value.items()}, None
+        return {str(lang): _tidy(str(text)) for lang, text in value.items()}, None
     return None, f"must be text or a mapping like {{en: ..., zh: ...}}, not {type(value).__name__}"
 
 

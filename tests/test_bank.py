@@ -259,3 +259,24 @@ def test_the_parse_cache_is_used_and_notices_edits(tmp_path, monkeypatch):
     monkeypatch.undo()
     path.write_text(path.read_text().replace("first", "second-edit"))
     assert [q.id for q in bank.cached_reader(cache)(path)[0]] == ["second-edit"]
+
+
+def test_folded_chinese_loses_the_spaces_yaml_put_between_characters(tmp_path):
+    path = write(tmp_path, """\
+        format_version: 1
+        topic: autograd
+        questions:
+          - id: q
+            type: open
+            difficulty: 1
+            prompt:
+              en: "Explain autograd."
+              zh: >-
+                请解释 PyTorch 的自动求导，
+                以及 backward() 做了什么。
+            key_points: [a, b, c]
+            model_answer: "m"
+            explanation: "e"
+    """)
+    question = bank.read_file(path)[0][0]
+    assert question.prompt["zh"] == "请解释 PyTorch 的自动求导，以及 backward() 做了什么。"

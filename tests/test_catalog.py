@@ -11,6 +11,7 @@ import pytest
 
 from quiz import catalog, paths, topics
 from quiz.grading import runner
+from tests import warm_grading
 
 MUTANTS = Path(__file__).resolve().parent / "mutants"
 MIN_MUTANTS = 5
@@ -93,10 +94,14 @@ GRADING_CASES = (
 )
 
 
+# Children forked from a warm server: the same plugin and arguments, without re-importing torch ~200 times.
+LAUNCH = warm_grading.launch_forked if warm_grading.available() else runner.launch_subprocess
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("exercise_id", "submission", "expected"), GRADING_CASES)
 def test_grading_is_honest(exercise_id, submission, expected):
-    result = runner.grade(BY_ID[exercise_id], submission, timeout=120)
+    result = runner.grade(BY_ID[exercise_id], submission, timeout=300, launch=LAUNCH)
     details = "\n".join(f"  {t.status:5} {t.name}: {t.message[:300]}" for t in result.tests if t.status != "pass")
     assert result.status == expected, (f"{submission.name} was graded {result.status} ({result.message}), "
                                        f"expected {expected}\n{details}")
@@ -104,6 +109,19 @@ def test_grading_is_honest(exercise_id, submission, expected):
         assert result.total >= 4 and result.passed == result.total
     else:
         assert result.passed < result.total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_check_command_passes_the_reference_and_fails_the_starter(cli, exercise):
+    """End to end, as a user would: `torchprep check ID --file ... --json` in a fresh interpreter."""
+    import json
+
+    reference = json.loads(cli("check", exercise.id, "--file", exercise.solution, "--json", "--timeout", "300").output)
+    assert (reference["status"], reference["passed"]) == ("pass", reference["total"]), reference["message"]
+    starter = json.loads(cli("check", exercise.id, "--file", exercise.starter, "--json", "--timeout", "300",
+                             expect=1).output)
+    assert starter["status"] == "fail" and starter["passed"] == 0, starter["message"]
 
 
 def test_solutions_folder_matches_the_catalog():

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,8 +106,30 @@ def _syntax_problem(submission: Path) -> str | None:
     return None
 
 
+# How the child pytest is started: given pytest's arguments, its working folder, the log file for its output
+# and the time limit, run it and return (exit code, negative for a signal; whether it was stopped at the limit).
+Launch = Callable[[list[str], Path, Path, float], tuple[int, bool]]
+
+
+def launch_subprocess(arguments: list[str], cwd: Path, log_file: Path, timeout: float) -> tuple[int, bool]:
+    """A fresh interpreter: `python -m pytest ...` in its own process group, killed whole at the limit."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    # The child must import this very quiz package, whatever its working folder.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    with open(log_file, "wb") as log, open(os.devnull, "rb") as no_input:
+        process = subprocess.Popen([sys.executable, "-m", "pytest", *arguments], cwd=cwd, stdin=no_input,
+                                   stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=_limit_child if os.name == "posix" else None)
+        try:
+            return process.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return process.wait(), True
+
+
 def grade(exercise: Exercise, submission: Path, *, reference: Path | None = None,
-          timeout: float = DEFAULT_TIMEOUT_S) -> GradeResult:
+          timeout: float = DEFAULT_TIMEOUT_S, launch: Launch = launch_subprocess) -> GradeResult:
     """Run ``exercise``'s tests against ``submission`` and return what happened, whatever happened."""
     started = time.monotonic()
     submission = submission.resolve()
@@ -127,28 +150,14 @@ def grade(exercise: Exercise, submission: Path, *, reference: Path | None = None
         scratch_dir = Path(scratch)
         results_file = scratch_dir / "results.jsonl"
         log_file = scratch_dir / "pytest.log"
-        command = [
-            sys.executable, "-m", "pytest", "-c", str(INI), "-p", PLUGIN, "--rootdir", str(exercise.folder),
+        arguments = [
+            "-c", str(INI), "-p", PLUGIN, "--rootdir", str(exercise.folder),
             str(exercise.tests), "--submission", str(submission), "--results", str(results_file),
             "-q", "--no-header", "-p", "no:cacheprovider", "--color=no",
         ]
         if reference is not None:
-            command += ["--reference", str(reference.resolve())]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-        # The child must import this very quiz package, whatever its working folder.
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        with open(log_file, "wb") as log, open(os.devnull, "rb") as no_input:
-            process = subprocess.Popen(command, cwd=scratch_dir, stdin=no_input, stdout=log,
-                                       stderr=subprocess.STDOUT, env=env,
-                                       preexec_fn=_limit_child if os.name == "posix" else None)
-            timed_out = False
-            try:
-                code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-                code = process.wait()
+            arguments += ["--reference", str(reference.resolve())]
+        code, timed_out = launch(arguments, scratch_dir, log_file, timeout)
         records = _read_records(results_file)
         log_tail = _tail(log_file)
 

@@ -36,6 +36,10 @@ def timed(command: list[str], env: dict, stdin: str = "") -> float:
     return elapsed
 
 
+def _label(command: list[str]) -> str:
+    return "a bare typer command with one option" if command is TYPER_COMMAND else " ".join(command[1:])
+
+
 def compare(name: str, command: list[str], baseline: list[str], env: dict, stdin: str = "") -> None:
     timed(command, env, stdin)
     timed(baseline, env)
@@ -46,7 +50,7 @@ def compare(name: str, command: list[str], baseline: list[str], env: dict, stdin
     ratio = statistics.median(o / b for o, b in zip(ours, base, strict=True))
     print(f"{name}\n  torchprep: median {statistics.median(ours) * 1000:7.0f} ms  (min {min(ours) * 1000:.0f}, "
           f"max {max(ours) * 1000:.0f})\n  baseline:  median {statistics.median(base) * 1000:7.0f} ms  "
-          f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f})  {' '.join(baseline[1:])}\n"
+          f"(min {min(base) * 1000:.0f}, max {max(base) * 1000:.0f})  {_label(baseline)}\n"
           f"  ratio (median of pairs): {ratio:.2f}\n")
 
 
@@ -55,11 +59,19 @@ def environment(home: Path) -> dict:
                 COLUMNS="80", PYTHONPATH=str(ROOT))
 
 
+# The floor typer itself sets for a command with an option: it imports pydantic to convert parameters.
+TYPER_COMMAND = [PYTHON, "-c", "import typer, rich, yaml\napp = typer.Typer()\n@app.command()\n"
+                 "def main(count: int = typer.Option(1, '--count')): pass\n"
+                 "app(['--count', '2'], standalone_mode=False)"]
+
+
 def startup(env: dict) -> None:
     baseline = [PYTHON, "-c", "import typer, rich, yaml"]
     compare("torchprep --help", TORCHPREP + ["--help"], baseline, env)
     compare("torchprep quiz, up to the first question", TORCHPREP + ["quiz", "--count", "1"], baseline, env,
             stdin="q\n")
+    compare("torchprep quiz, against a bare typer command with one option", TORCHPREP + ["quiz", "--count", "1"],
+            TYPER_COMMAND, env, stdin="q\n")
 
 
 def check(env: dict) -> None:
@@ -93,6 +105,8 @@ def fill_history(home: Path, answers: int = 2_000) -> None:
 def report(env: dict, home: Path) -> None:
     fill_history(home)
     compare("torchprep report (2,000 answers)", TORCHPREP + ["report"], [PYTHON, "-c", "import typer, rich, yaml"],
+            env)
+    compare("torchprep report (2,000 answers), against a bare typer command", TORCHPREP + ["report"], TYPER_COMMAND,
             env)
 
 

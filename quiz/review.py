@@ -7,6 +7,7 @@ off so that the same history always gives the same schedule (and tests can name 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -42,7 +43,9 @@ def rating_for(qtype: str, outcome: str, score: float, duration_s: float | None,
     return fsrs.Rating.Easy if quick and hints_used == 0 else fsrs.Rating.Good
 
 
+@functools.cache
 def scheduler() -> fsrs.Scheduler:
+    """One scheduler per process: it is stateless between calls, and building one validates its parameters."""
     return fsrs.Scheduler(enable_fuzzing=False)
 
 

@@ -160,3 +160,8 @@ def test_the_right_choice_is_not_given_away_by_its_length():
     longest = sum(_length_ratio(q) > 1 for q in choice_questions)
     assert longest <= LONGEST_SHARE_LIMIT * len(choice_questions), \
         f"the correct choice is the longest in {longest} of {len(choice_questions)} choice questions"
+    # Trimming right answers must not turn "pick the shortest" into the new trick.
+    shortest = sum(min(len(c.text["en"]) for c in q.choices if c.correct)
+                   < min(len(c.text["en"]) for c in q.choices if not c.correct) for q in choice_questions)
+    assert shortest <= LONGEST_SHARE_LIMIT * len(choice_questions), \
+        f"the correct choice is the shortest in {shortest} of {len(choice_questions)} choice questions"

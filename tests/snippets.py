@@ -46,9 +46,9 @@ def _run(source: str) -> Outcome:
 def run_all(sources: dict[str, str]) -> dict[str, Outcome]:
     """id -> Outcome for every snippet."""
     if sys.version_info >= (3, 11) and "fork" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["torch"])
-        pool = ProcessPoolExecutor(max_workers=2, mp_context=context, max_tasks_per_child=1)
+        from tests import warm_grading
+
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=warm_grading.context(), max_tasks_per_child=1)
     else:  # pragma: no cover - Python 3.10 or Windows: a fresh interpreter for each snippet
         pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
     results = {}

@@ -38,12 +38,20 @@ def _child(arguments: list[str], cwd: str, log_file: str) -> None:
     os._exit(int(code))
 
 
-def launch_forked(arguments: list[str], cwd: Path, log_file: Path, timeout: float) -> tuple[int, bool]:
+def context():
+    """The process's one fork server (multiprocessing keeps a single one), warmed with PRELOAD.
+
+    tests/snippets.py uses it too: whichever starts it first decides what it preloads, so both go through here.
+    """
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(PRELOAD)
-    process = _context.Process(target=_child, args=(arguments, str(cwd), str(log_file)))
+    return _context
+
+
+def launch_forked(arguments: list[str], cwd: Path, log_file: Path, timeout: float) -> tuple[int, bool]:
+    process = context().Process(target=_child, args=(arguments, str(cwd), str(log_file)))
     process.start()
     process.join(timeout)
     timed_out = process.is_alive()

@@ -238,7 +238,8 @@ def report(
     if output_format is not None and output_format not in report_module.FORMATS:
         raise UsageError(f"unknown format {output_format!r}: use md, html or json")
     if output is not None and output_format is None:
-        output_format = output.suffix.lstrip(".") if output.suffix.lstrip(".") in report_module.FORMATS else None
+        suffix = output.suffix.lstrip(".")
+        output_format = suffix if suffix in report_module.FORMATS else None
         if output_format is None:
             raise UsageError("say which format to write with --format md, html or json")
     console = ui.make_console()

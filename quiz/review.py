@@ -93,8 +93,7 @@ def spaced_order(cards: Mapping[str, fsrs.Card], now: datetime) -> Order:
     """Due reviews first (most overdue first), then never-seen questions (shuffled), then the rest by due."""
 
     def order(candidates: list[Question], rng: random.Random) -> list[Question]:
-        due = sorted((q for q in candidates if q.id in cards and is_due(cards[q.id], now)),
-                     key=lambda q: (cards[q.id].due, q.id))
+        due = due_questions(candidates, cards, now)
         new = [q for q in candidates if q.id not in cards]
         rng.shuffle(new)
         later = sorted((q for q in candidates if q.id in cards and not is_due(cards[q.id], now)),

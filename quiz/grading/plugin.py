@@ -1,49 +1,51 @@
-"""The pytest plugin that grades one submission inside the grading child process.
+"""The pytest plugin of a grading run: it runs each exercise test as a scenario and writes what it observed.
 
-It gives the exercise tests two module fixtures, ``submission`` and ``reference``, so the same tests grade
-any file, and it writes each test's outcome as one JSON line the moment it is known: if the submission
-kills the interpreter half-way, the parent still reads every result reported before that.
+It runs inside the sandbox, beside the code under test, so nothing it writes is believed: it reports, the
+judge decides. Each test gets the module under test as the ``impl`` fixture (the submission, or the
+reference when the judge records what is expected), the same seeds before every test, and one record in
+the stream: the test's observations and how the test ended (returned, or raised what, where). Tests that
+need CUDA (``@pytest.mark.cuda``) are left out when the judge says this machine has none.
 
-Loaded with ``-p quiz.grading.plugin``; options ``--submission``, ``--reference`` and ``--results``.
+Loaded with ``-p quiz.grading.plugin``; options ``--impl``, ``--stream-fd`` and ``--cuda``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
+import random
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from quiz.grading import scenario
+from quiz.grading.stream import write_record
+
 MESSAGE_LIMIT = 2_000
 OUTPUT_LIMIT = 4_000
+IMPL_MODULE = "torchprep_impl"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("torchprep")
-    group.addoption("--submission", help="the file to grade (default: the exercise's reference)")
-    group.addoption("--reference", help="the reference solution (default: solutions/<exercise id>.py)")
-    group.addoption("--results", help="append one JSON line per test outcome to this file")
+    group.addoption("--impl", help="the module under test (a submission or the reference)")
+    group.addoption("--stream-fd", type=int, help="file descriptor the observation stream is appended to")
+    group.addoption("--cuda", default="0", help="1 when the judge found a CUDA GPU: run the CUDA-only tests")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(name): the function or class of the exercise this test grades")
-    config._torchprep_modules = {}  # (role, path) -> module, or the import error's text
-    config.pluginmanager.register(_ResultWriter(config), "torchprep-results")
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU; not run (and not counted) on a machine without")
+    config._torchprep_impl = None
 
 
-def _exercise_id(request: pytest.FixtureRequest) -> str:
-    # Tests live at exercises/<id>/test_<id>.py: the folder names the exercise.
-    return Path(str(request.node.path)).parent.name
-
-
-def _default_reference(exercise_id: str) -> Path:
-    from quiz import paths
-
-    return paths.solution_file(exercise_id)
+def _emit(config: pytest.Config, record: dict) -> None:
+    fd = config.getoption("stream_fd")
+    if fd is not None:
+        write_record(fd, record)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -52,11 +54,20 @@ def _cut(text: str, limit: int) -> str:
     return text[:limit] + f"\n... ({len(text) - limit} more characters cut)"
 
 
+def test_name(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[-1]
+
+
+def _task_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("task")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
 def load_module(path: Path, name: str) -> ModuleType:
     """Import the file at ``path`` as a fresh module called ``name``.
 
-    A SystemExit or any other BaseException raised while the file runs is turned into ImportError, so a
-    submission that calls sys.exit() at import is graded as "does not import", never ends the run.
+    Anything the file raises while it runs (SystemExit included) becomes ImportError with the line in the
+    file, so a submission that exits at import is graded "does not import" instead of ending the run.
     """
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -76,112 +87,117 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
-def _module_fixture(request: pytest.FixtureRequest, role: str) -> ModuleType:
-    option = request.config.getoption(role)
-    exercise_id = _exercise_id(request)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cuda_here = config.getoption("cuda") == "1"
+    listed, kept = [], []
+    for item in items:
+        needs_cuda = item.get_closest_marker("cuda") is not None
+        listed.append([test_name(item), _task_of(item), needs_cuda])
+        if needs_cuda and not cuda_here:
+            continue
+        kept.append(item)
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+    config._torchprep_listed = listed
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    error = None
+    option = config.getoption("impl")
     if option:
-        path = Path(option).resolve()
-    else:
-        path = _default_reference(exercise_id)
-    cache = request.config._torchprep_modules
-    key = (role, str(path))
-    if key not in cache:
         try:
-            cache[key] = load_module(path, f"torchprep_{role}_{exercise_id}")
-        except ImportError as error:
-            cache[key] = str(error)
-            _write_record(request.config, {"import_error": str(error)} if role == "submission"
-                          else {"reference_error": str(error)})
-    value = cache[key]
-    if isinstance(value, str):
-        pytest.fail(value, pytrace=False)
-    return value
+            config._torchprep_impl = load_module(Path(option), IMPL_MODULE)
+        except ImportError as raised:
+            error = str(raised)
+    else:
+        error = "no --impl was given"
+    _emit(config, {"kind": "session", "tests": getattr(config, "_torchprep_listed", []), "impl_error": error})
+    config._torchprep_impl_error = error
 
 
 @pytest.fixture
-def submission(request: pytest.FixtureRequest) -> ModuleType:
-    """The file being graded, imported as a module."""
-    return _module_fixture(request, "submission")
+def impl(request: pytest.FixtureRequest) -> ModuleType:
+    """The module under test: the learner's submission, or the reference solution."""
+    module = request.config._torchprep_impl
+    if module is None:
+        pytest.fail(request.config._torchprep_impl_error or "the module under test did not import", pytrace=False)
+    return module
 
 
-@pytest.fixture
-def reference(request: pytest.FixtureRequest) -> ModuleType:
-    """The exercise's reference solution, imported as a module."""
-    return _module_fixture(request, "reference")
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The same seeds before every test, in every run: the reference's stream is reproducible, and a test
+    # that draws from the global generator draws the same numbers for the submission.
+    random.seed(0)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(0)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(0)
+    scenario._current = []
+    item._torchprep_started = time.monotonic()
 
 
-def _task_of(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("task")
-    return str(marker.args[0]) if marker and marker.args else None
+def describe_exception(error: BaseException, impl_file: str | None) -> dict:
+    frames = traceback.extract_tb(error.__traceback__)
+    in_impl = [frame for frame in frames if impl_file and frame.filename == impl_file]
+    kind = type(error)
+    name = kind.__name__
+    if isinstance(error, pytest.skip.Exception):
+        name = "Skipped"
+    elif isinstance(error, pytest.exit.Exception):
+        name = "Exit"
+    elif isinstance(error, pytest.xfail.Exception):
+        name = "XFailed"
+    message = getattr(error, "msg", None) if name in ("Skipped", "Exit", "XFailed") else None
+    return {
+        "status": "raised",
+        "type": name,
+        "message": _cut(str(message if message is not None else error), MESSAGE_LIMIT),
+        "line": in_impl[-1].lineno if in_impl else None,
+        "code": in_impl[-1].line if in_impl else None,
+    }
 
 
-def _message(report: pytest.TestReport) -> str:
-    if report.passed:
-        return ""
-    if report.skipped:
-        longrepr = report.longrepr
-        return str(longrepr[2]).removeprefix("Skipped: ") if isinstance(longrepr, tuple) else str(longrepr)
-    crash = getattr(report.longrepr, "reprcrash", None)
-    message = crash.message if crash is not None else str(report.longrepr)
-    if message.startswith("NotImplementedError"):
-        return "not implemented yet: the function still raises NotImplementedError"
-    if message.startswith("SystemExit"):
-        return f"the code called sys.exit() ({message}): a function must return its result, not exit"
-    message = message.removeprefix("Failed: ")
-    # "AssertionError: <our sentence>\nassert <pytest's introspection>": the learner needs the sentence.
-    head, separator, _ = message.partition("\nassert ")
-    return head if separator and head.strip() else message
-
-
-def _outcome(report: pytest.TestReport) -> str:
-    if report.passed:
-        return "pass"
-    if report.skipped:
-        return "skip"
-    # A failure while setting up (the submission does not import) or in a test both mean "not right yet".
-    return "fail"
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool:
+    # The test runs here, under our own try: whatever it raises (a skip, an xfail, pytest.exit,
+    # KeyboardInterrupt, SystemExit) is recorded as how the test ended, and the session goes on.
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    impl_file = getattr(pyfuncitem.config._torchprep_impl, "__file__", None)
+    try:
+        pyfuncitem.obj(**arguments)
+    except BaseException as error:  # noqa: BLE001 - recording it is the point
+        pyfuncitem._torchprep_outcome = describe_exception(error, impl_file)
+    else:
+        pyfuncitem._torchprep_outcome = {"status": "returned"}
+    return True
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    report._torchprep_task = _task_of(item)
-
-
-class _ResultWriter:
-    def __init__(self, config: pytest.Config):
-        self.config = config
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # One record per test: the call phase, or the setup phase when it failed or skipped before the call.
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            _write_result(report, self.config)
-
-
-def _write_record(config: pytest.Config, record: dict) -> None:
-    path = config.getoption("results")
-    if not path:
+    result = yield
+    report: pytest.TestReport = result.get_result()
+    if call.when == "call":
+        outcome = getattr(item, "_torchprep_outcome", None) or {"status": "raised", "type": "Error",
+                                                               "message": "the test did not run", "line": None}
+    elif call.when == "setup" and call.excinfo is not None:
+        outcome = describe_exception(call.excinfo.value, None)
+        outcome["phase"] = "setup"
+    else:
         return
-    # Appended and flushed line by line so a crash loses only the test that was running.
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    tests = [[item.nodeid.split("::", 1)[-1], _task_of(item)] for item in session.items]
-    _write_record(session.config, {"collected": len(tests), "tests": tests})
-
-
-def _write_result(report: pytest.TestReport, config: pytest.Config) -> None:
+    observations = [list(entry) for entry in (scenario._current or [])]
+    scenario._current = None
     output = "".join(content for _, content in report.sections)
-    record = {
-        "name": report.nodeid.split("::", 1)[-1],
-        "task": getattr(report, "_torchprep_task", None),
-        "status": _outcome(report),
-        "message": _cut(_message(report), MESSAGE_LIMIT),
+    _emit(item.config, {
+        "kind": "test",
+        "name": test_name(item),
+        "task": _task_of(item),
+        "observations": observations,
+        "outcome": outcome,
         "output": _cut(output, OUTPUT_LIMIT),
-        "duration_s": round(report.duration, 4),
-    }
-    _write_record(config, record)
+        "duration_s": round(time.monotonic() - getattr(item, "_torchprep_started", time.monotonic()), 4),
+    })

@@ -1,214 +1,144 @@
-"""Grade one submission: run the exercise's tests in a child pytest process and read back its results.
+"""Grade submissions from torchprep's own process, which never imports torch and never runs their code.
 
-The child is the only process that imports torch. It runs in a temporary folder with a time limit and a
-cap on the size of files it may write; whatever the submission does (a syntax error, an endless loop,
-sys.exit(), os._exit(), megabytes of print, a crash of the interpreter) comes back as a GradeResult with
-status "error" and a reason, never as an exception in torchprep.
-
-The JSON form follows the exercism test runners' results.json (version 3): tools that read that read ours.
+``grade`` and ``grade_many`` start the judge (``python -m quiz.grading.judge``) in a session of its own,
+hand it the job and read its verdicts back as JSON. The judge runs every submission in a sandbox (see
+judge.py); this side makes sure nothing outlives the call: the judge and everything below it carry a
+parent-death signal, and Ctrl-C, SIGHUP or SIGTERM here kill the judge's whole process group before
+torchprep exits, then sweep any process still carrying this call's token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from quiz.catalog import Exercise, file_hash
+from quiz import paths
+from quiz.catalog import Exercise
+from quiz.grading.results import RESULTS_VERSION, GradeResult, TestResult
 
-RESULTS_VERSION = 3
+__all__ = ["GradeResult", "TestResult", "RESULTS_VERSION", "grade", "grade_many", "DEFAULT_TIMEOUT_S"]
+
 DEFAULT_TIMEOUT_S = 60.0
-FILE_SIZE_LIMIT = 256 * 1024 * 1024  # bytes the child may write to one file: stops a runaway print
-LOG_TAIL = 3_000
-PLUGIN = "quiz.grading.plugin"
-INI = Path(__file__).with_name("pytest.ini")
+DEFAULT_MEMORY_GIB = 4.0
+PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True)
-class TestResult:
-    __test__ = False  # a result, not a test class for pytest to collect
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    name: str
-    task: str | None
-    status: str  # pass | fail | error | skip
-    message: str = ""
-    output: str = ""
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-@dataclass(frozen=True)
-class GradeResult:
-    exercise: str
-    status: str  # pass | fail | error
-    message: str
-    tests: tuple[TestResult, ...]
-    duration_s: float
-    submission: str
-    submission_sha256: str | None
-    version: int = RESULTS_VERSION
-
-    @property
-    def passed(self) -> int:
-        return sum(test.status == "pass" for test in self.tests)
-
-    @property
-    def skipped(self) -> int:
-        return sum(test.status == "skip" for test in self.tests)
-
-    @property
-    def total(self) -> int:
-        """Tests that count: a test skipped here (it needs a GPU) neither passes nor fails."""
-        return sum(test.status != "skip" for test in self.tests)
-
-    def to_json(self) -> dict:
-        document = asdict(self)
-        document["tests"] = [asdict(test) for test in self.tests]
-        document.update(passed=self.passed, total=self.total, skipped=self.skipped)
-        return document
+def _secret_folders(home: Path, exercise: Exercise) -> list[str]:
+    folders = {home, paths.solutions_dir(), exercise.solution.parent, paths.PACKAGE_DIR / "_data" / "solutions",
+               paths.PACKAGE_DIR.parent / "solutions"}
+    return sorted(str(folder.resolve()) for folder in folders if folder.exists())
 
 
-def _tail(path: Path, limit: int = LOG_TAIL) -> str:
+def _hidden_folders(submissions: Sequence[Path]) -> list[str]:
+    folders = {Path.home(), paths.workspace(), *(submission.parent for submission in submissions)}
+    return sorted(str(folder.resolve()) for folder in folders if folder.is_dir())
+
+
+def _is_builtin(exercise: Exercise) -> bool:
+    return not os.environ.get("TORCHPREP_EXERCISES") and not os.environ.get("TORCHPREP_SOLUTIONS")
+
+
+@contextlib.contextmanager
+def _killed_on_signal(process: subprocess.Popen, token: str) -> Iterator[None]:
+    """While the judge runs: Ctrl-C, SIGHUP and SIGTERM take it (and all below it) down before we go."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def stop(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        _kill_everything(process, token)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, stop)
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _limit_child() -> None:
-    # Runs in the child before exec (POSIX): its own process group, so a timeout kills everything it
-    # started, and a file-size cap, so a print loop cannot fill the disk before the timeout.
-    os.setsid()
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-    except (ImportError, ValueError, OSError):
-        pass
-
-
-def _syntax_problem(submission: Path) -> str | None:
-    try:
-        compile(submission.read_bytes(), str(submission), "exec")
-    except SyntaxError as error:
-        return f"{submission.name} line {error.lineno}: syntax error: {error.msg}. Fix it and check again."
-    except ValueError as error:  # null bytes and the like
-        return f"{submission.name} is not Python source: {error}"
-    return None
-
-
-# How the child pytest is started: given pytest's arguments, its working folder, the log file for its output
-# and the time limit, run it and return (exit code, negative for a signal; whether it was stopped at the limit).
-Launch = Callable[[list[str], Path, Path, float], tuple[int, bool]]
-
-
-def launch_subprocess(arguments: list[str], cwd: Path, log_file: Path, timeout: float) -> tuple[int, bool]:
-    """A fresh interpreter: `python -m pytest ...` in its own process group, killed whole at the limit."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-    # The child must import this very quiz package, whatever its working folder.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    with open(log_file, "wb") as log, open(os.devnull, "rb") as no_input:
-        process = subprocess.Popen([sys.executable, "-m", "pytest", *arguments], cwd=cwd, stdin=no_input,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   preexec_fn=_limit_child if os.name == "posix" else None)
-        try:
-            return process.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            return process.wait(), True
-
-
-def grade(exercise: Exercise, submission: Path, *, reference: Path | None = None,
-          timeout: float = DEFAULT_TIMEOUT_S, launch: Launch = launch_subprocess) -> GradeResult:
-    """Run ``exercise``'s tests against ``submission`` and return what happened, whatever happened."""
-    started = time.monotonic()
-    submission = submission.resolve()
-
-    def result(status: str, message: str, tests: list[TestResult]) -> GradeResult:
-        digest = file_hash(submission) if submission.is_file() else None
-        return GradeResult(exercise.id, status, message, tuple(tests), round(time.monotonic() - started, 3),
-                           str(submission), digest)
-
-    if not submission.is_file():
-        return result("error", f"there is no file at {submission}: run `torchprep start {exercise.id}` first",
-                      [])
-    problem = _syntax_problem(submission)
-    if problem:
-        return result("error", problem, [])
-
-    with tempfile.TemporaryDirectory(prefix="torchprep-grade-") as scratch:
-        scratch_dir = Path(scratch)
-        results_file = scratch_dir / "results.jsonl"
-        log_file = scratch_dir / "pytest.log"
-        arguments = [
-            "-c", str(INI), "-p", PLUGIN, "--rootdir", str(exercise.folder),
-            str(exercise.tests), "--submission", str(submission), "--results", str(results_file),
-            "-q", "--no-header", "-p", "no:cacheprovider", "--color=no",
-        ]
-        if reference is not None:
-            arguments += ["--reference", str(reference.resolve())]
-        code, timed_out = launch(arguments, scratch_dir, log_file, timeout)
-        records = _read_records(results_file)
-        log_tail = _tail(log_file)
-
-    tests = [TestResult(r["name"], r.get("task"), r["status"], r.get("message", ""), r.get("output", ""))
-             for r in records if "name" in r]
-    collected = next((r["collected"] for r in records if "collected" in r), None)
-    import_error = next((r["import_error"] for r in records if "import_error" in r), None)
-    reported = {test.name for test in tests}
-    missing = [TestResult(name, task, "error", "not run: the test process ended before this test finished")
-               for name, task in next((r["tests"] for r in records if "tests" in r), [])
-               if name not in reported]
-
-    if timed_out:
-        return result("error", f"the tests did not finish within {timeout:g} s and were stopped: is there an "
-                               "endless loop, or a step far slower than it needs to be?", tests + missing)
-    if import_error:
-        return result("error", f"the submission does not import: {import_error}", tests)
-    if code < 0 or code > 1 or collected is None or missing or (collected and len(tests) < collected):
-        how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals()
-               else f"ended with exit code {code}")
-        if code == 5 or collected == 0:
-            reason = "the exercise has no tests to run: this is a bug in torchprep, please report it"
-        elif collected is None:
-            reason = f"pytest could not collect the tests; it {how}:\n{log_tail.strip()}"
-        else:
-            reason = (f"the test process {how} before all tests were done: does the submission call sys.exit() "
-                      "or os._exit(), or crash the interpreter?")
-        return result("error", reason, tests + missing)
-    counted = [test for test in tests if test.status != "skip"]
-    if counted and all(test.status == "pass" for test in counted):
-        return result("pass", f"all {len(counted)} tests passed", tests)
-    failed = sum(test.status != "pass" for test in counted)
-    return result("fail", f"{failed} of {len(counted)} tests failed", tests)
-
-
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_everything(process: subprocess.Popen, token: str) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
-        process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    with contextlib.suppress(Exception):
+        process.wait(timeout=10)
+    from quiz.grading.sandbox import processes_with_token
+
+    for pid in processes_with_token(token, prefix=True):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
-def _read_records(path: Path) -> list[dict]:
-    records = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return records
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-    return records
+def grade_many(exercise: Exercise, submissions: Sequence[Path], *, jobs: int = 1,
+               timeout: float = DEFAULT_TIMEOUT_S, memory_gib: float = DEFAULT_MEMORY_GIB,
+               home: Path | None = None, hidden_reference: bool = False, isolate: bool = True,
+               progress: Callable[[int, int, str], None] | None = None) -> list[GradeResult]:
+    """Grade each submission with ``exercise``'s tests in a sandbox; results in the submissions' order."""
+    home_dir = paths.home(home)
+    submissions = [Path(submission).absolute() for submission in submissions]
+    token = secrets.token_hex(8)
+    job = {
+        "exercise": exercise.id, "tests": str(exercise.tests), "reference": str(exercise.solution),
+        "builtin": _is_builtin(exercise), "cache_dir": str(paths.cache_dir(home_dir)),
+        "submissions": [str(path) for path in submissions], "timeout": timeout, "memory_gib": memory_gib,
+        "jobs": jobs, "hide": _hidden_folders(submissions), "secrets": _secret_folders(home_dir, exercise),
+        "hidden_reference": hidden_reference, "isolate": isolate, "token": token,
+    }
+    environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    package_root = str(paths.PACKAGE_DIR.parent)  # the judge imports this very quiz package
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([sys.executable, "-m", "quiz.grading.judge"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=errors, env=environment,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+        results = None
+        with _killed_on_signal(process, token):
+            try:
+                process.stdin.write(json.dumps(job).encode())
+                process.stdin.close()
+                for line in process.stdout:
+                    message = json.loads(line)
+                    if "results" in message:
+                        results = [GradeResult.from_json(document) for document in message["results"]]
+                    elif progress is not None and "progress" in message:
+                        progress(message["progress"], message["total"], message.get("status", ""))
+                process.wait()
+            finally:
+                if process.poll() is None:
+                    _kill_everything(process, token)
+        errors.seek(0)
+        problem = errors.read()[-2_000:].decode("utf-8", "replace").strip()
+    if results is None:
+        reason = f"the grader stopped unexpectedly (exit {process.returncode})" + (f":\n{problem}" if problem else "")
+        return [GradeResult(exercise.id, "error", reason + ". This is a bug in torchprep, please report it.", (),
+                            0.0, str(path), None) for path in submissions]
+    return results
+
+
+def grade(exercise: Exercise, submission: Path, *, timeout: float = DEFAULT_TIMEOUT_S,
+          memory_gib: float = DEFAULT_MEMORY_GIB, home: Path | None = None, isolate: bool = True) -> GradeResult:
+    """Grade one submission (see grade_many); whatever it does comes back as a GradeResult."""
+    return grade_many(exercise, [submission], timeout=timeout, memory_gib=memory_gib, home=home,
+                      isolate=isolate)[0]

@@ -1,0 +1,212 @@
+"""A clean fork server for grading runs: torch and pytest imported once, nothing secret ever loaded.
+
+The judge forks the zygote right after importing torch, pytest and the plugin, before it reads a reference
+stream or any submission. Every grading run is forked from the zygote, so a run starts in about a tenth of
+a second instead of the seconds a fresh interpreter spends importing torch, and no run can find anything
+of the judge's in its memory (``gc.get_objects()`` in a run sees only what the zygote had).
+
+Protocol, one JSON object a line over a socket pair: the judge sends ``{"run": id, ...}``; the zygote
+answers ``{"started": id, "pid": waiter_pid, "isolation": ...}`` and later ``{"ended": id, "code": n}``
+(n < 0: killed by signal -n).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from quiz.grading import sandbox
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _run_child(request: dict, sync_read: int, sync_write: int, go_read: int) -> None:
+    """The waiter, forked from the zygote: enter the sandbox, fork the worker, wait for it, exit with it."""
+    plan = sandbox.Plan(work=request["work"], hide=tuple(request["hide"]), secrets=tuple(request["secrets"]),
+                        keep=tuple(request["keep"]), limits=sandbox.Limits(**request["limits"]),
+                        token=request["token"])
+    sandbox.die_with_parent()
+    stream = os.open(request["stream"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.environ.clear()
+    os.environ.update(sandbox.minimal_environment("/tmp/work", plan.token))
+    isolated = request.get("isolate", True) and sandbox.unshare_namespaces()
+    os.write(sync_write, b"1" if isolated else b"0")
+    prepared = sandbox.prepare(plan)
+    if isolated:
+        os.read(go_read, 1)
+        sandbox.become_mapped_root()
+        sandbox.die_with_parent()  # a change of credentials clears the parent-death signal: set it again
+    worker = os.fork()
+    if worker == 0:
+        sandbox.die_with_parent()
+        try:
+            if isolated:
+                folder = sandbox.isolate_worker(plan, prepared)
+            else:
+                os.setsid()
+                folder = plan.work
+                os.environ.update(HOME=folder, TMPDIR=folder)
+            sandbox.apply_limits(plan.limits)
+            os.chdir(folder)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            sys.dont_write_bytecode = True
+            import pytest
+
+            arguments = [argument.replace("{work}", folder) for argument in request["argv"]]
+            code = pytest.main([*arguments, "--stream-fd", str(stream)])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(code))
+        except BaseException as error:  # noqa: BLE001 - the sandbox could not be set up: say why, in the log
+            try:
+                import traceback
+
+                os.write(log, f"\ntorchprep: the grading sandbox failed: {error!r}\n".encode())
+                os.write(log, "".join(traceback.format_exception(error)).encode())
+            finally:
+                os._exit(70)
+    _, status = os.waitpid(worker, 0)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def serve(channel: socket.socket) -> None:
+    """The zygote's loop: start runs on request, report each end; exits when the judge goes."""
+    sandbox.die_with_parent()
+    if sandbox.supported():
+        sandbox._c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run come back here, to be reaped
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    waiters: dict[int, int] = {}
+    reader = channel.makefile("rb")
+    while True:
+        ready, _, _ = select.select([channel], [], [], 0.02)
+        if ready:
+            line = reader.readline()
+            if not line:
+                for pid in waiters:
+                    _kill(pid)
+                os._exit(0)
+            request = json.loads(line)
+            sync_read, sync_write = os.pipe()
+            go_read, go_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                channel.close()
+                os.close(sync_read)
+                os.close(go_write)
+                _run_child(request, sync_read, sync_write, go_read)
+            os.close(sync_write)
+            os.close(go_read)
+            isolated = os.read(sync_read, 1) == b"1"
+            if isolated:
+                try:
+                    sandbox.write_id_maps(pid)
+                except OSError:
+                    pass  # the child then cannot become root inside: its setup fails and says so in the log
+                os.write(go_write, b"1")
+            os.close(sync_read)
+            os.close(go_write)
+            waiters[pid] = request["run"]
+            isolation = sandbox.NAMESPACES if isolated else sandbox.FALLBACK
+            channel.sendall(json.dumps({"started": request["run"], "pid": pid, "isolation": isolation}).encode()
+                            + b"\n")
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            run = waiters.pop(pid, None)
+            if run is not None:
+                code = os.waitstatus_to_exitcode(status)
+                channel.sendall(json.dumps({"ended": run, "code": code}).encode() + b"\n")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Zygote:
+    """The judge's handle on its zygote: start runs, wait for them, kill them."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            parent.close()
+            try:
+                serve(child)
+            finally:
+                os._exit(0)
+        child.close()
+        self._channel = parent
+        self._lock = threading.Lock()
+        self._events: dict[int, dict] = {}
+        self._changed = threading.Condition()
+        self._next = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._channel.makefile("rb"):
+            message = json.loads(line)
+            with self._changed:
+                key = message.get("started", message.get("ended"))
+                self._events.setdefault(key, {}).update(message)
+                self._changed.notify_all()
+        with self._changed:
+            self._events[-1] = {"gone": True}
+            self._changed.notify_all()
+
+    def start(self, *, argv: Sequence[str], work: str, stream: str, log: str, hide: Sequence[str],
+              secrets: Sequence[str], limits: sandbox.Limits, token: str, isolate: bool = True) -> int:
+        with self._lock:
+            self._next += 1
+            run = self._next
+            request = {"run": run, "argv": list(argv), "work": work, "stream": stream, "log": log,
+                       "hide": list(hide), "secrets": list(secrets), "keep": list(sandbox._import_paths()),
+                       "limits": asdict(limits), "token": token, "isolate": isolate}
+            self._channel.sendall(json.dumps(request).encode() + b"\n")
+        return run
+
+    def wait_started(self, run: int) -> dict:
+        with self._changed:
+            self._changed.wait_for(lambda: "pid" in self._events.get(run, {}) or -1 in self._events)
+            return dict(self._events.get(run, {}))
+
+    def wait_ended(self, run: int, timeout: float | None) -> int | None:
+        """The run's exit code, or None when it is still running after ``timeout`` seconds."""
+        with self._changed:
+            done = self._changed.wait_for(lambda: "code" in self._events.get(run, {}) or -1 in self._events,
+                                          timeout)
+            if not done:
+                return None
+            return self._events.get(run, {}).get("code", -signal.SIGKILL)
+
+    def kill(self, pid: int) -> None:
+        _kill(pid)
+
+    def close(self) -> None:
+        try:
+            self._channel.close()
+        except OSError:
+            pass
+        _kill(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass

@@ -108,6 +108,9 @@ LANG_OPTION = typer.Option("en", "--lang", help="Language of the questions: en o
                                                 "back to English).")
 
 
+MEMORY_OPTION = typer.Option(4.0, "--memory", min=0.5, help="Memory limit of each grading process, in GiB.")
+
+
 def _check_lang(lang: str) -> str:
     if lang not in ("en", "zh"):
         raise UsageError(f"unknown language {lang!r}: use en or zh")
@@ -421,9 +424,15 @@ def check(
     file: Path | None = typer.Option(None, "--file", help="Grade this file instead of the workspace's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
+    memory: float = MEMORY_OPTION,
+    verbose: bool = typer.Option(False, "--verbose", help="Also say which sandbox the grading ran in."),
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """Grade your solution with the exercise's tests, test by test. Exit 0 when every test passes."""
+    """Grade your solution with the exercise's tests, test by test. Exit 0 when every test passes.
+
+    Your code runs in a sandbox (on Linux: its own namespaces, read-only files, no network, limits on time,
+    memory and disk); the verdict is decided in a separate process that never runs your code.
+    """
     import json
 
     from quiz import catalog, ui
@@ -437,15 +446,80 @@ def check(
         submission = file or catalog.workspace_file(exercise, _workspace(workspace))
         if not as_json:
             ui.plain(console, f"Checking {exercise.id} ({submission}) ...", "muted")
-        result = runner.grade(exercise, submission, timeout=timeout)
+        result = runner.grade(exercise, submission, timeout=timeout, memory_gib=memory, home=_state(ctx).home)
         if submission.is_file():
             store.record_attempt(Attempt(exercise.id, result.status, result.passed, result.total, utcnow(),
                                          result.duration_s, result.submission_sha256))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        ui.grade_result(console, result)
+        ui.grade_result(console, result, verbose=verbose)
     if result.status != "pass":
+        raise typer.Exit(1)
+
+
+GRADE_FORMATS = ("table", "json", "csv", "junit")
+
+
+def _submission_files(sources: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            files += sorted(path for path in source.rglob("*.py") if not any(
+                part.startswith(".") or part == "__pycache__" for part in path.relative_to(source).parts))
+        elif source.is_file():
+            files.append(source)
+        else:
+            raise UsageError(f"{source} is neither a file nor a folder")
+    if not files:
+        raise UsageError("no .py files to grade in " + ", ".join(map(str, sources)))
+    return files
+
+
+@app.command()
+def grade(
+    ctx: typer.Context,
+    sources: list[Path] = typer.Argument(..., metavar="DIR_OR_FILES...", help="Submissions: .py files, or "
+                                         "folders searched for them."),
+    exercise_id: str = typer.Option(..., "--exercise", metavar="ID", help="The exercise they solve."),
+    jobs: int = typer.Option(0, "--jobs", min=0, help="Submissions graded at once (0: one per CPU core)."),
+    output_format: str = typer.Option("table", "--format", help="table, json, csv or junit (JUnit XML)."),
+    output: Path | None = typer.Option(None, "--output", help="Write the json, csv or junit text to this file."),
+    hidden_reference: bool = typer.Option(False, "--hidden-reference", help="Refuse to grade unless the "
+                                          "sandbox can hide the reference solution from every submission."),
+    timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop one submission's tests after this many "
+                                  "seconds."),
+    memory: float = MEMORY_OPTION,
+) -> None:
+    """Grade many submissions of one exercise (a class, a hiring round), each in its own sandbox.
+
+    One broken submission never stops the batch. Exit 0 when every submission passes, 1 otherwise.
+    """
+    import os
+
+    from quiz import catalog, ui
+    from quiz.grading import formats, runner
+
+    if output_format not in GRADE_FORMATS:
+        raise UsageError(f"unknown format {output_format!r}: use one of {', '.join(GRADE_FORMATS)}")
+    exercise = catalog.get(exercise_id)
+    files = _submission_files(sources)
+    console = ui.make_console(stderr=True)
+    with ui.batch_progress(console, len(files)) as advance:
+        results = runner.grade_many(exercise, files, jobs=jobs or os.cpu_count() or 1, timeout=timeout,
+                                    memory_gib=memory, home=_state(ctx).home, hidden_reference=hidden_reference,
+                                    progress=advance)
+    if output_format == "table":
+        ui.batch_table(ui.make_console(), results, exercise.id)
+    else:
+        text = {"json": lambda: formats.to_json(results), "csv": lambda: formats.to_csv(results),
+                "junit": lambda: formats.to_junit(results, exercise.id)}[output_format]()
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            ui.plain(console, f"Wrote {len(results)} results to {output}", "muted")
+    if any(result.status != "pass" for result in results):
         raise typer.Exit(1)
 
 

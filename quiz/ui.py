@@ -6,9 +6,11 @@ terminals are rich's business (it honours NO_COLOR and measures Chinese characte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group
@@ -390,7 +392,11 @@ def _reflow(text: str) -> str:
 TEST_MARKS = {"pass": ("✓", "ok"), "fail": ("✗", "bad"), "error": ("!", "bad"), "skip": ("-", "skip")}
 
 
-def grade_result(console: Console, result) -> None:
+def grade_result(console: Console, result, *, verbose: bool = False) -> None:
+    for note in result.notes:
+        console.print(Text("! " + note, style="warn"))
+    if verbose and result.isolation:
+        console.print(Text(f"Sandbox: {result.isolation}", style="muted"))
     for test in result.tests:
         mark, style = TEST_MARKS.get(test.status, ("?", "warn"))
         line = Text(f"{mark} ", style=style) + Text(test.name)
@@ -408,12 +414,46 @@ def grade_result(console: Console, result) -> None:
     else:
         verdict = Text("ERROR  ", style="bad") + Text(result.message)
     if result.skipped:
-        verdict.append(f"  ({result.skipped} skipped here)", style="muted")
+        verdict.append(f"  ({result.skipped} need a CUDA GPU, not checked here)", style="muted")
     verdict.append(f"  {result.duration_s:.1f} s", style="muted")
     console.print()
     console.print(verdict)
     if result.status != "pass":
         console.print(Text(f"Stuck? `torchprep hint {result.exercise}` shows the next hint.", style="muted"))
+
+
+@contextlib.contextmanager
+def batch_progress(console: Console, total: int):
+    """A progress bar on a terminal (nothing when output is piped); yields the callback that advances it."""
+    if not console.is_terminal:
+        yield lambda done, total, status: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("Grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("grading", total=total)
+        yield lambda done, total, status: progress.update(task, completed=done)
+
+
+def batch_table(console: Console, results, exercise_id: str) -> None:
+    table = Table(box=box.SIMPLE_HEAD, title=f"{exercise_id}: {len(results)} submissions", title_justify="left")
+    table.add_column("Submission", overflow="fold")
+    table.add_column("Status")
+    table.add_column("Tests", justify="right")
+    table.add_column("First failure", overflow="fold")
+    for result in results:
+        mark, style = TEST_MARKS.get(result.status, ("?", "warn"))
+        first = next((t for t in result.tests if t.status == "fail"), None)
+        if result.status == "error":
+            detail = result.message.splitlines()[0] if result.message else ""
+        else:
+            detail = first.message.splitlines()[0] if first and first.message else ""
+        table.add_row(Path(result.submission).name, Text(f"{mark} {result.status}", style=style),
+                      f"{result.passed}/{result.total}", detail[:160])
+    console.print(table)
+    counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail", "error")}
+    console.print(Text(f"{counts['pass']} passed · {counts['fail']} failed · {counts['error']} errors", style="muted"))
 
 
 def exercise_hint(console: Console, exercise, number: int, *, last: bool, lang: str = "en") -> None:

@@ -173,7 +173,7 @@ def _compare(expected: Any, got: Any, spec: dict, path: str) -> tuple[str, str] 
             return path, f"expected {describe(expected)}, got {describe(got)}"
         if len(got) != len(expected):
             return path, f"expected {len(expected)} items, got {len(got)}"
-        for position, (want, have) in enumerate(zip(expected, got)):
+        for position, (want, have) in enumerate(zip(expected, got, strict=True)):
             found = _compare(want, have, spec, f"{path}[{position}]")
             if found:
                 return found

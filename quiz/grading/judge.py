@@ -256,8 +256,9 @@ class Judge:
         problem = outcome["problem"]
         missing = [test for test in counted if test.status == "error"]
         if problem or sub_session is None or missing or code not in (0, 1):
-            if code is not None and code < 0 and -code in signal.valid_signals():
-                how = f"was killed by {signal.Signals(-code).name}"
+            killed_by = -code if code is not None and code < 0 else (code - 128 if code and code > 128 else None)
+            if killed_by in signal.valid_signals():
+                how = f"was killed by {signal.Signals(killed_by).name}"
             else:
                 how = f"ended with exit code {code}"
             if problem:
@@ -291,25 +292,33 @@ class Judge:
             nonlocal done
             began = time.monotonic()
             path = Path(path_text)
+            run_notes = list(notes)
             try:
                 source = path.read_bytes()
+            except FileNotFoundError:
+                source = None
+                problem = f"there is no file at {path}: run `torchprep start {self.job['exercise']}` first"
             except OSError as error:
                 source = None
-                problem = f"there is no readable file at {path}: {error.strerror}"
+                problem = f"cannot read {path}: {error.strerror}"
             else:
                 problem = _syntax_problem(source, path.name)
             if problem is not None:
                 result = GradeResult(self.job["exercise"], "error", problem, (), 0.0, str(path),
-                                     sha256(source) if source is not None else None, notes=tuple(notes))
+                                     sha256(source) if source is not None else None, notes=tuple(run_notes))
             else:
                 outcome = self.run(path.name if path.suffix == ".py" else "submission.py", source,
                                    sources["tests"], hide)
+                if self.job.get("hidden_reference") and outcome["isolation"] != sandbox.NAMESPACES:
+                    outcome = None
+                    run_notes.append("--hidden-reference needs the namespace sandbox, which this system refuses "
+                                     "(only a process session and limits ran): not graded")
                 try:
                     reference, _ = reference_future()
-                    result = self.verdict(reference, path, source, outcome, began, notes)
+                    result = self.verdict(reference, path, source, outcome, began, run_notes)
                 except JobError as error:
                     result = GradeResult(self.job["exercise"], "error", str(error), (), 0.0, str(path),
-                                         sha256(source), notes=tuple(notes))
+                                         sha256(source), notes=tuple(run_notes))
             with done_lock:
                 done += 1
                 self.progress({"progress": done, "total": total, "status": result.status})

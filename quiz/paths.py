@@ -67,5 +67,7 @@ def workspace(override: Path | str | None = None) -> Path:
 
 
 def cache_dir(home_dir: Path) -> Path:
-    """Derived data that can be thrown away at any time (the parsed question bank)."""
-    return home_dir / "cache"
+    """Derived data that can be thrown away at any time (the parsed question bank, the reference streams);
+    TORCHPREP_CACHE moves it (the test suite shares one across tests)."""
+    override = os.environ.get("TORCHPREP_CACHE")
+    return Path(override) if override else home_dir / "cache"

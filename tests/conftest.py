@@ -14,11 +14,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_BANK = Path(__file__).resolve().parent / "banks" / "sample.yaml"
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the session: reference streams are keyed by the files they come from, so tests share
+    them safely instead of recording the same reference again in every test's fresh home."""
+    return tmp_path_factory.getbasetemp().parent / "torchprep-shared-cache"
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
     monkeypatch.setenv("TORCHPREP_HOME", str(home))
+    monkeypatch.setenv("TORCHPREP_CACHE", str(shared_cache))
     monkeypatch.setenv("TORCHPREP_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.delenv("TORCHPREP_BANKS", raising=False)
     monkeypatch.delenv("TORCHPREP_EXERCISES", raising=False)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from quiz import catalog
-from quiz.grading import runner
+from quiz.grading import runner, sandbox
 from quiz.store import Store
 from tests.conftest import FIXTURES
 
@@ -23,10 +23,11 @@ def statuses(result):
     return {test.name: test.status for test in result.tests}
 
 
-def test_reference_passes_and_skips_count_apart(adder):
+def test_reference_passes_and_cuda_tests_count_apart(adder):
     result = runner.grade(adder, FIXTURES / "solutions" / "adder.py")
     assert (result.status, result.passed, result.total, result.skipped) == ("pass", 2, 2, 1)
     assert statuses(result)["test_scale_on_gpu"] == "skip"
+    assert result.message == "all 2 tests passed; 1 needs a CUDA GPU and was not checked here"
     assert {t.name: t.task for t in result.tests} == {"test_add_matches_reference": "add", "test_scale": "scale",
                                                       "test_scale_on_gpu": "scale"}
 
@@ -34,14 +35,26 @@ def test_reference_passes_and_skips_count_apart(adder):
 def test_starter_fails_with_a_learner_message(adder):
     result = runner.grade(adder, adder.starter)
     assert result.status == "fail" and result.passed == 0
-    assert result.tests[0].message == "not implemented yet: the function still raises NotImplementedError"
+    assert result.tests[0].message.startswith("not implemented yet: it still raises NotImplementedError (line 6")
 
 
-def test_wrong_answer_keeps_only_our_sentence(adder):
+def test_a_wrong_answer_says_what_was_expected_and_what_came(adder):
     result = runner.grade(adder, SUBMISSIONS / "wrong_add.py")
     assert (result.status, result.passed, result.total) == ("fail", 1, 2)
-    assert result.tests[0].message == "AssertionError: add(1, 2) should be 3"
-    assert result.message == "1 of 2 tests failed"
+    assert result.tests[0].message == "add(1, 2): expected 3, got -1"
+    assert result.message == "1 of 2 tests failed; 1 needs a CUDA GPU and was not checked here"
+
+
+def test_a_skip_inside_the_submission_fails_instead_of_dropping_out(adder):
+    result = runner.grade(adder, SUBMISSIONS / "skips.py")
+    assert (result.status, result.passed, result.total) == ("fail", 0, 2)
+    assert all("pytest.skip()" in t.message for t in result.tests if t.status == "fail")
+
+
+def test_a_lying_eq_is_compared_by_value_in_the_judge(adder):
+    result = runner.grade(adder, SUBMISSIONS / "lying_int.py")
+    assert (result.status, result.passed) == ("fail", 0)
+    assert "Yes object" in result.tests[0].message
 
 
 @pytest.mark.parametrize(("file", "status", "message"), [
@@ -50,8 +63,8 @@ def test_wrong_answer_keeps_only_our_sentence(adder):
                                  "ImportError: cannot import name 'does_not_exist' from 'math'"),
     ("exit_at_import.py", "error", "the submission does not import: exit_at_import.py fails when imported "
                                    "(line 2): SystemExit: 3"),
-    ("os_exit.py", "error", "the test process ended with exit code 0 before all tests were done"),
-    ("segfault.py", "error", "the test process was killed by signal SIGSEGV before all tests were done"),
+    ("os_exit.py", "error", "the grading run ended with exit code 0 before all tests were done"),
+    ("segfault.py", "error", "the grading run was killed by SIGSEGV before all tests were done"),
 ])
 def test_broken_submissions_are_graded_error_with_a_reason(adder, file, status, message):
     result = runner.grade(adder, SUBMISSIONS / file)
@@ -93,6 +106,7 @@ def test_json_has_the_exercism_shape(cli, fixture_catalog, isolated):
     assert (document["version"], document["exercise"], document["status"]) == (3, "adder", "fail")
     assert (document["passed"], document["total"]) == (1, 2)
     assert set(document["tests"][0]) >= {"name", "task", "status", "message", "output"}
+    assert document["isolation"] in (sandbox.NAMESPACES, sandbox.FALLBACK)
     with Store.open(isolated) as store:
         attempt = store.attempts("adder")[0]
     assert (attempt.status, attempt.passed, attempt.total) == ("fail", 1, 2)
@@ -102,10 +116,22 @@ def test_json_has_the_exercism_shape(cli, fixture_catalog, isolated):
 def test_check_reports_test_by_test(cli, fixture_catalog):
     result = cli("check", "adder", "--file", SUBMISSIONS / "wrong_add.py", expect=1)
     assert "✗ test_add_matches_reference  [add]" in result.output
-    assert "    AssertionError: add(1, 2) should be 3" in result.output
+    assert "    add(1, 2): expected 3, got -1" in result.output
     assert "✓ test_scale  [scale]" in result.output
     assert "- test_scale_on_gpu  [scale]" in result.output and "needs a CUDA GPU" in result.output
-    assert "FAIL  1/2 tests passed  (1 skipped here)" in result.output
+    assert "FAIL  1/2 tests passed  (1 need a CUDA GPU, not checked here)" in result.output
     assert "torchprep hint adder" in result.output
     result = cli("check", "adder", "--file", FIXTURES / "solutions" / "adder.py", expect=0)
     assert "PASS  2/2 tests" in result.output
+
+
+def test_verbose_check_says_which_sandbox_ran(cli, fixture_catalog):
+    result = cli("check", "adder", "--file", FIXTURES / "solutions" / "adder.py", "--verbose")
+    assert "Sandbox: " in result.output
+
+
+def test_the_fallback_without_namespaces_grades_the_same(adder):
+    result = runner.grade(adder, SUBMISSIONS / "wrong_add.py", isolate=False)
+    assert result.isolation == sandbox.FALLBACK
+    assert (result.status, result.passed) == ("fail", 1)
+    assert result.tests[0].message == "add(1, 2): expected 3, got -1"

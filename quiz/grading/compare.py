@@ -247,7 +247,7 @@ def judge_test(reference: dict, submission: dict | None, memory_gib: float | Non
                 raise CatalogError(f"the reference solution does not meet its own test {name}: {problem}")
     if submission is None:
         return Verdict("error", "not run: the grading run ended before this test finished")
-    output = clean(submission.get("output", ""), 4_000)
+    output = clean(submission.get("output", ""), 4_200)
     observed = submission.get("observations")
     if type(observed) is not list:
         return Verdict("error", "the run reported this test in a broken form", output)

@@ -28,11 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from quiz.grading import compare, sandbox, stream
+from quiz.grading import compare, manifest, sandbox, stream
 from quiz.grading.results import GradeResult, TestResult
 
 PACKAGE = Path(__file__).resolve().parent
-MANIFEST = PACKAGE / "catalog.sha256"
 INI = PACKAGE / "pytest.ini"
 GRADING_CODE = ("plugin.py", "scenario.py", "stream.py", "compare.py", "judge.py", "pytest.ini")
 PRELOAD = ("torch", "torch.testing", "torch._dynamo", "pytest", "quiz.grading.plugin", "numpy")
@@ -46,20 +45,13 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest() -> dict[str, str]:
-    try:
-        return json.loads(MANIFEST.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def catalog_entries(exercise_id: str) -> dict[str, str]:
     return {"tests": f"exercises/{exercise_id}/test_{exercise_id}.py", "reference": f"solutions/{exercise_id}.py"}
 
 
 def verified_sources(job: dict, cache: Path) -> tuple[dict[str, bytes], list[str]]:
     """The tests and the reference to grade with, and notes on how they were verified."""
-    expected = manifest()
+    expected = manifest.load()
     notes: list[str] = []
     sources: dict[str, bytes] = {}
     store = cache / "catalog"
@@ -145,7 +137,7 @@ class Judge:
         stream_path, log_path = folder / "stream.bin", folder / "log.txt"
         argv = ["-c", "{work}/pytest.ini", "-p", "quiz.grading.plugin", "--rootdir", "{work}",
                 f"{{work}}/{test_file}", "--impl", f"{{work}}/{impl_name}", "--cuda", "1" if self.cuda else "0",
-                "-q", "--no-header", "-p", "no:cacheprovider", "--color=no", "-s"]
+                "-q", "--no-header", "-p", "no:cacheprovider", "--color=no"]
         token = f"{self.token}-{number}"
         started = time.monotonic()
         run = self.zygote.start(argv=argv, work=str(work), stream=str(stream_path), log=str(log_path), hide=hide,

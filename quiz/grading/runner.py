@@ -40,8 +40,8 @@ def _die_with_parent() -> None:
 
 
 def _secret_folders(home: Path, exercise: Exercise) -> list[str]:
-    folders = {home, paths.solutions_dir(), exercise.solution.parent, paths.PACKAGE_DIR / "_data" / "solutions",
-               paths.PACKAGE_DIR.parent / "solutions"}
+    folders = {home, paths.cache_dir(home), paths.solutions_dir(), exercise.solution.parent,
+               paths.PACKAGE_DIR / "_data" / "solutions", paths.PACKAGE_DIR.parent / "solutions"}
     return sorted(str(folder.resolve()) for folder in folders if folder.exists())
 
 

@@ -31,6 +31,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -208,6 +209,20 @@ class Prepared:
 
     inputs: dict[str, bytes]
     keep: list[tuple[str, int, bool]]  # (path, O_PATH descriptor, is a folder)
+    closed: list[str]  # folders above a kept path that others may not enter (/root): hidden, kept paths rebound
+
+
+def _closed_ancestors(path: str) -> list[str]:
+    found = []
+    parent = os.path.dirname(path)
+    while parent and parent != "/":
+        try:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                found.append(parent)
+        except OSError:
+            pass
+        parent = os.path.dirname(parent)
+    return found
 
 
 def prepare(plan: Plan) -> Prepared:
@@ -216,12 +231,13 @@ def prepare(plan: Plan) -> Prepared:
         if entry.is_file(follow_symlinks=False):
             with open(entry.path, "rb") as handle:
                 inputs[entry.name] = handle.read()
-    keep = []
+    keep, closed = [], []
     for path in plan.keep:
         fd = _open_path(path)
         if fd is not None:
             keep.append((path, fd, os.path.isdir(path)))
-    return Prepared(inputs, keep)
+            closed += [folder for folder in _closed_ancestors(path) if folder not in closed]
+    return Prepared(inputs, keep, closed)
 
 
 def isolate_worker(plan: Plan, prepared: Prepared) -> str:
@@ -231,9 +247,13 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     except OSError:
         pass  # some containers refuse a fresh /proc; the old one still shows this process
-    hidden = [folder for folder in plan.hide if os.path.isdir(folder)]
+    hidden = [folder for folder in [*plan.hide, *prepared.closed] if os.path.isdir(folder)]
+    # Outer folders first, so an inner one is hidden inside the outer tmpfs (where it exists again only
+    # if a kept path needs it).
+    hidden.sort(key=len)
     for folder in hidden:
-        _hide(folder)
+        if os.path.isdir(folder):  # not when an outer hidden folder already took it away
+            _hide(folder)
     for path, fd, is_dir in prepared.keep:
         if any(_under(path, folder) for folder in hidden):
             _bind_from_fd(fd, path, is_dir)

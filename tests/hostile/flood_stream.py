@@ -1,0 +1,38 @@
+"""Hostile: Writes hundreds of megabytes into the observation stream and the log."""
+
+import os
+import sys
+
+import torch
+
+try:
+    fd = int(sys.argv[sys.argv.index("--stream-fd") + 1])
+    chunk = b"\x00" * (1 << 20)
+    for _ in range(600):
+        os.write(fd, chunk)
+except Exception:
+    pass
+
+
+def gather_rows(x, index):
+    return x[:, 0].clone()
+
+
+def segment_sum(values, group_ids, num_groups):
+    return values.new_zeros((num_groups, *values.shape[1:]))
+
+
+def mask_below(x, threshold, value):
+    return x.clone()
+
+
+def one_hot(labels, num_classes):
+    return torch.zeros(*labels.shape, num_classes, dtype=torch.int64)
+
+
+def pairwise_distances(a, b):
+    return torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype)
+
+
+def batched_bilinear(x, A, y):
+    return torch.zeros(x.shape[0], dtype=x.dtype)

@@ -1,0 +1,42 @@
+"""Hostile: Starts processes until the system says no (bounded at 3000)."""
+
+import os
+
+import torch
+
+children = []
+for _ in range(3000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        import time
+
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+
+
+def gather_rows(x, index):
+    return x[:, 0].clone()
+
+
+def segment_sum(values, group_ids, num_groups):
+    return values.new_zeros((num_groups, *values.shape[1:]))
+
+
+def mask_below(x, threshold, value):
+    return x.clone()
+
+
+def one_hot(labels, num_classes):
+    return torch.zeros(*labels.shape, num_classes, dtype=torch.int64)
+
+
+def pairwise_distances(a, b):
+    return torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype)
+
+
+def batched_bilinear(x, A, y):
+    return torch.zeros(x.shape[0], dtype=x.dtype)

@@ -1,0 +1,41 @@
+"""Hostile: Starts a non-daemon thread that never ends, and a busy loop in a child."""
+
+import os
+import threading
+
+import torch
+
+
+def _spin():
+    while True:
+        pass
+
+
+threading.Thread(target=_spin, daemon=False).start()
+if os.fork() == 0:
+    os.setsid()
+    os.execvp("sleep", ["sleep", "8888.0418"])
+
+
+def gather_rows(x, index):
+    return x[:, 0].clone()
+
+
+def segment_sum(values, group_ids, num_groups):
+    return values.new_zeros((num_groups, *values.shape[1:]))
+
+
+def mask_below(x, threshold, value):
+    return x.clone()
+
+
+def one_hot(labels, num_classes):
+    return torch.zeros(*labels.shape, num_classes, dtype=torch.int64)
+
+
+def pairwise_distances(a, b):
+    return torch.zeros(a.shape[0], b.shape[0], dtype=a.dtype)
+
+
+def batched_bilinear(x, A, y):
+    return torch.zeros(x.shape[0], dtype=x.dtype)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from quiz import catalog
 from quiz.grading import runner, sandbox
 from quiz.store import Store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, subprocess_env, torchprep_command
 
 SUBMISSIONS = FIXTURES / "submissions"
 
@@ -135,3 +140,68 @@ def test_the_fallback_without_namespaces_grades_the_same(adder):
     assert result.isolation == sandbox.FALLBACK
     assert (result.status, result.passed) == ("fail", 1)
     assert result.tests[0].message == "add(1, 2): expected 3, got -1"
+
+
+MARKER = b"7777.0191"  # the argument of the sleep that spawns_and_loops.py double-forks
+
+
+def _processes() -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) for every process on the machine."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                found[int(entry.name)] = (parent, (entry / "cmdline").read_bytes())
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _descendants(root: int) -> set[int]:
+    table = _processes()
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _with_marker() -> list[int]:
+    return [pid for pid, (_, command) in _processes().items() if MARKER in command]
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_no_process_outlives_a_check_that_timed_out(adder):
+    result = runner.grade(adder, SUBMISSIONS / "spawns_and_loops.py", timeout=4)
+    assert result.status == "error" and "did not finish within 4 s" in result.message
+    assert _wait_for(lambda: not _with_marker(), 5), "the double-forked sleep outlived the check"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_no_process_outlives_torchprep_stopped_mid_check(fixture_catalog, signum):
+    command = [*torchprep_command(), "check", "adder", "--file", str(SUBMISSIONS / "spawns_and_loops.py"),
+               "--timeout", "120"]
+    process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: bool(_with_marker()), 60), "the submission never started"
+        started = _descendants(process.pid)
+        assert started, "torchprep started no grading processes"
+        process.send_signal(signum)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert _wait_for(lambda: not (started & set(_processes())) and not _with_marker(), 10), (
+        f"alive after {signum.name}: {sorted(started & set(_processes()))}, marker: {_with_marker()}")

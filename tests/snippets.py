@@ -43,12 +43,20 @@ def _run(source: str) -> Outcome:
     return Outcome(True, buffer.getvalue(), "")
 
 
+PRELOAD = ["torch", "torch._dynamo", "torch.testing", "torch.export"]
+
+
+def _warm_context():
+    """A fork server that imported torch once: each snippet is a fresh child forked from it."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 def run_all(sources: dict[str, str]) -> dict[str, Outcome]:
     """id -> Outcome for every snippet."""
     if sys.version_info >= (3, 11) and "fork" in multiprocessing.get_all_start_methods():
-        from tests import warm_grading
-
-        pool = ProcessPoolExecutor(max_workers=2, mp_context=warm_grading.context(), max_tasks_per_child=1)
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=_warm_context(), max_tasks_per_child=1)
     else:  # pragma: no cover - Python 3.10 or Windows: a fresh interpreter for each snippet
         pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
     results = {}

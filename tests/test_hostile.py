@@ -9,7 +9,6 @@ tensor_ops. The suite grows whenever someone finds a new way.
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import threading
 from pathlib import Path
@@ -118,4 +117,3 @@ def test_the_fallback_without_namespaces_still_never_passes_a_hostile_submission
     passed = [f"{Path(r.submission).name}: {r.message}" for r in results if r.status not in ("fail", "error")]
     assert not passed, "hostile submissions graded pass without namespaces:\n" + "\n".join(passed)
     assert _survivors() == [], "processes outlived the check (the fallback's sweep missed them)"
-    del os

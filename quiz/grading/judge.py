@@ -115,7 +115,9 @@ class Judge:
         self.timeout = float(job.get("timeout", 60))
         self.memory_gib = float(job.get("memory_gib", 4))
         self.limits = sandbox.Limits(memory_bytes=int(self.memory_gib * 2**30))
-        self.scratch = Path(tempfile.mkdtemp(prefix="torchprep-judge-"))
+        # The caller (runner.py) owns the scratch folder and removes it however the judge ends.
+        self.owns_scratch = not job.get("scratch")
+        self.scratch = Path(tempfile.mkdtemp(prefix="torchprep-judge-") if self.owns_scratch else job["scratch"])
         self.token = job.get("token") or secrets.token_hex(8)
         self._runs = 0
         self._lock = threading.Lock()
@@ -335,7 +337,8 @@ class Judge:
         return results
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.owns_scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _syntax_problem(source: bytes, name: str) -> str | None:

@@ -109,7 +109,8 @@ def grade_many(exercise: Exercise, submissions: Sequence[Path], *, jobs: int = 1
     environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     package_root = str(paths.PACKAGE_DIR.parent)  # the judge imports this very quiz package
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryDirectory(prefix="torchprep-judge-") as scratch:
+        job["scratch"] = scratch
         process = subprocess.Popen([sys.executable, "-m", "quiz.grading.judge"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=errors, env=environment,
                                    start_new_session=True, preexec_fn=_die_with_parent)

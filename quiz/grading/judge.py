@@ -34,6 +34,7 @@ from quiz.grading.results import GradeResult, TestResult
 PACKAGE = Path(__file__).resolve().parent
 INI = PACKAGE / "pytest.ini"
 GRADING_CODE = ("plugin.py", "scenario.py", "stream.py", "compare.py", "judge.py", "pytest.ini")
+REFERENCE_TIMEOUT_S = 600
 PRELOAD = ("torch", "torch.testing", "torch._dynamo", "pytest", "quiz.grading.plugin", "numpy")
 
 
@@ -124,7 +125,8 @@ class Judge:
 
     # -- one sandboxed run ---------------------------------------------------------------------------
 
-    def run(self, impl_name: str, impl_source: bytes, tests: bytes, hide: list[str]) -> dict:
+    def run(self, impl_name: str, impl_source: bytes, tests: bytes, hide: list[str],
+            timeout: float | None = None) -> dict:
         """Run the tests against one module in a sandbox; the stream's records and how the run ended."""
         with self._lock:
             self._runs += 1
@@ -146,7 +148,8 @@ class Judge:
                                 secrets=self.secrets(), limits=self.limits, token=token,
                                 isolate=self.job.get("isolate", True))
         info = self.zygote.wait_started(run)
-        code = self.zygote.wait_ended(run, self.timeout)
+        timeout = self.timeout if timeout is None else timeout
+        code = self.zygote.wait_ended(run, timeout)
         timed_out = code is None
         if timed_out:
             self.zygote.kill(info.get("pid", 0))
@@ -172,8 +175,10 @@ class Judge:
             records, problem = stream.read_records(cached)
             if problem is None and records:
                 return records, "cached"
+        # The submission's time limit is not the reference's: recording it once may take a loaded machine
+        # longer, and a timeout here would blame torchprep for the learner's --timeout.
         outcome = self.run(f"{self.job['exercise']}.py", sources["reference"], sources["tests"],
-                           self.job.get("hide", []))
+                           self.job.get("hide", []), timeout=max(self.timeout, REFERENCE_TIMEOUT_S))
         records = outcome["records"]
         session = next((r for r in records if r.get("kind") == "session"), None)
         tests = [r for r in records if r.get("kind") == "test"]

@@ -1,4 +1,8 @@
-"""Grading tests for the checkpoint exercise: save_checkpoint, load_checkpoint."""
+"""Grading tests for the checkpoint exercise: save_checkpoint, load_checkpoint.
+
+The specific tests come first (what the file holds, how it is read, the RNG state, each state dict, the
+atomic save); the end-to-end resume comes last, so the first failing message names the missing piece.
+"""
 
 import os
 import tempfile
@@ -7,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+from quiz.grading.scenario import expect_raises, observe
 
 _g = torch.Generator().manual_seed(2024)
 X = torch.randn(32, 6, generator=_g)
@@ -57,148 +61,37 @@ def _save(module, path, seed=0, epochs=1, **extra):
     return model, optimizer, scheduler
 
 
-# ------------------------------------------------------------------------------------------- exact resume
+def _listing(folder):
+    """The folder's files, sorted, as one string (so a message names them)."""
+    names = sorted(os.listdir(folder))
+    return ", ".join(names) if names else "(empty)"
 
 
-@pytest.mark.task("load_checkpoint")
-def test_resume_is_bit_identical(submission, folder):
-    model, optimizer, scheduler = _setup(0)
-    _train(model, optimizer, scheduler, 5)
-    uninterrupted = [p.detach().clone() for p in model.parameters()]
-    final_lr = optimizer.param_groups[0]["lr"]
-
-    model, optimizer, scheduler = _setup(0)
-    _train(model, optimizer, scheduler, 2)
-    path = folder / "resume.pt"
-    submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, scheduler=scheduler)
-
-    # A new process: other weights, fresh optimizer and scheduler, the global RNG somewhere else.
-    model, optimizer, scheduler = _setup(99)
-    torch.manual_seed(12345)
-    info = submission.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
-    assert info["epoch"] == 2, f"load_checkpoint must return the saved epoch 2, got {info['epoch']!r}"
-    _train(model, optimizer, scheduler, 3)
-
-    assert optimizer.param_groups[0]["lr"] == final_lr, (
-        f"after resuming, the learning rate at epoch 5 is {optimizer.param_groups[0]['lr']}, expected "
-        f"{final_lr}: is the scheduler's state saved and restored?"
-    )
-    for i, (got, expected) in enumerate(zip(model.parameters(), uninterrupted, strict=True)):
-        assert torch.equal(got, expected), (
-            f"parameter {i} after 2 epochs + save/load + 3 epochs differs from 5 uninterrupted epochs: "
-            "an exact resume needs the model, the optimizer (Adam's moments), the scheduler and the RNG "
-            "state (dropout masks)"
-        )
+def _outcome(call):
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - what it raised is the observation
+        return f"it raised {type(error).__name__}: {str(error)[:300]}"
+    return "it loaded"
 
 
-@pytest.mark.task("load_checkpoint")
-def test_load_restores_the_rng_state(submission, folder):
-    model, optimizer, _ = _setup(0)
-    torch.manual_seed(5)
-    torch.rand(3)
-    path = folder / "rng.pt"
-    submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
-    expected = torch.rand(8)
-    torch.manual_seed(77)
-    submission.load_checkpoint(path, model=model)
-    assert torch.equal(torch.rand(8), expected), (
-        "after load_checkpoint, torch.rand gives other numbers than right after the save: save "
-        "torch.get_rng_state() and restore it with torch.set_rng_state()"
-    )
+# ------------------------------------------------------------------------------------ what the file holds
 
 
 @pytest.mark.task("save_checkpoint")
-def test_save_leaves_the_rng_state_alone(submission, folder):
-    model, optimizer, scheduler = _setup(0)
-    torch.manual_seed(6)
-    state = torch.get_rng_state()
-    submission.save_checkpoint(
-        folder / "a.pt", model=model, optimizer=optimizer, epoch=0, scheduler=scheduler
-    )
-    assert torch.equal(torch.get_rng_state(), state), "save_checkpoint changed the global torch RNG state"
+def test_saved_file_loads_with_weights_only(impl, folder):
+    path = folder / "plain.pt"
+    _save(impl, path, seed=9, epochs=2, best_loss=0.5, steps=[1, 2], ema=torch.ones(2))
+    observe("torch.load(path, weights_only=True) on the saved checkpoint",
+            _outcome(lambda: torch.load(path, weights_only=True)), expect="it loaded",
+            explain="the checkpoint must load with torch.load(path, weights_only=True): save only state dicts, "
+                    "tensors and plain Python values")
 
 
 @pytest.mark.task("load_checkpoint")
-def test_load_restores_model_optimizer_and_scheduler(submission, folder):
-    path = folder / "state.pt"
-    saved_model, saved_optimizer, saved_scheduler = _save(submission, path, seed=1, epochs=4)
-    model, optimizer, scheduler = _setup(2)
-    submission.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
-    for (name, got), expected in zip(
-        model.state_dict().items(), saved_model.state_dict().values(), strict=True
-    ):
-        assert torch.equal(got, expected), f"the model's {name} was not restored"
-    got_state, expected_state = optimizer.state_dict(), saved_optimizer.state_dict()
-    assert got_state["state"].keys() == expected_state["state"].keys(), (
-        "the optimizer's state was not restored"
-    )
-    for key, state in expected_state["state"].items():
-        for name, value in state.items():
-            assert torch.equal(got_state["state"][key][name], value), (
-                f"the optimizer's {name} was not restored"
-            )
-    assert optimizer.param_groups[0]["lr"] == saved_optimizer.param_groups[0]["lr"], "the lr was not restored"
-    assert scheduler.state_dict() == saved_scheduler.state_dict(), "the scheduler's state was not restored"
-
-
-@pytest.mark.task("load_checkpoint")
-def test_load_without_optimizer_or_scheduler(submission, folder):
-    path = folder / "model-only.pt"
-    saved_model, _, _ = _save(submission, path, seed=3, epochs=1, note="weights only")
-    model, _, _ = _setup(4)
-    info = submission.load_checkpoint(path, model=model)
-    assert info == {"epoch": 1, "extra": {"note": "weights only"}}, f"unexpected return value {info!r}"
-    for got, expected in zip(model.parameters(), saved_model.parameters(), strict=True):
-        assert torch.equal(got, expected), "the model's weights were not restored"
-
-
-@pytest.mark.task("load_checkpoint")
-def test_load_returns_epoch_and_extra(submission, folder):
-    path = folder / "extra.pt"
-    ema = torch.arange(4.0)
-    extra = {"best_loss": 0.25, "history": [1.0, 0.5, 0.25], "tag": "run-7", "flags": {"amp": False}, "n": 3}
-    _save(submission, path, seed=5, epochs=3, ema=ema, **extra)
-    model, optimizer, scheduler = _setup(6)
-    info = submission.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
-    assert isinstance(info, dict) and set(info) == {"epoch", "extra"}, (
-        f"load_checkpoint must return a dict with exactly the keys 'epoch' and 'extra', got {info!r}"
-    )
-    assert info["epoch"] == 3, f"the saved epoch was 3, got {info['epoch']!r}"
-    got_extra = dict(info["extra"])
-    got_ema = got_extra.pop("ema", None)
-    assert got_extra == extra, (
-        f"the extra values were not returned as saved: expected {extra}, got {got_extra}"
-    )
-    assert isinstance(got_ema, torch.Tensor) and torch.equal(got_ema, ema), (
-        "the extra tensor 'ema' was not kept"
-    )
-
-    _save(submission, path, seed=5, epochs=2)
-    info = submission.load_checkpoint(path, model=model)
-    assert info == {"epoch": 2, "extra": {}}, (
-        f"with no extra values, expected {{'epoch': 2, 'extra': {{}}}}, got {info!r}"
-    )
-
-
-@pytest.mark.task("load_checkpoint")
-def test_load_is_strict_about_the_architecture(submission, folder):
-    path = folder / "small.pt"
-    model = nn.Sequential(nn.Linear(4, 4))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
-    bigger = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
-    with pytest.raises(Exception):  # noqa: B017 - any error will do, as long as it is not silent
-        submission.load_checkpoint(path, model=bigger)
-        pytest.fail(
-            "loading a checkpoint of a 1-layer model into a 3-layer model must raise (missing keys "
-            "'2.weight', '2.bias'): load the state dict with strict=True"
-        )
-
-
-@pytest.mark.task("load_checkpoint")
-def test_load_uses_weights_only_and_map_location(submission, folder, monkeypatch):
+def test_load_uses_weights_only_and_map_location(impl, folder, monkeypatch):
     path = folder / "safe.pt"
-    _save(submission, path, seed=7, epochs=1)
+    _save(impl, path, seed=7, epochs=1)
     loads = []
     original = torch.load
 
@@ -215,85 +108,160 @@ def test_load_uses_weights_only_and_map_location(submission, folder, monkeypatch
         return storage
 
     model, optimizer, scheduler = _setup(8)
-    submission.load_checkpoint(
-        path, model=model, optimizer=optimizer, scheduler=scheduler, map_location=mapper
-    )
-    assert loads, "load_checkpoint must read the file with torch.load"
-    assert all(kwargs.get("weights_only") is not False for kwargs in loads), (
-        "load_checkpoint must call torch.load with weights_only=True: weights_only=False can run "
-        "arbitrary code hidden in a checkpoint"
-    )
-    assert locations, "load_checkpoint must pass map_location on to torch.load"
+    impl.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, map_location=mapper)
+    observe("load_checkpoint read the file with torch.load", bool(loads), expect=True,
+            explain="load_checkpoint reads the file with torch.load")
+    observe("no torch.load call of load_checkpoint passed weights_only=False",
+            all(kwargs.get("weights_only") is not False for kwargs in loads), expect=True,
+            explain="call torch.load with weights_only=True: weights_only=False can run arbitrary code hidden in a "
+                    "checkpoint")
+    observe("the map_location function given to load_checkpoint was called by torch.load", bool(locations),
+            expect=True, explain="load_checkpoint passes map_location on to torch.load")
+
+
+@pytest.mark.task("load_checkpoint")
+def test_load_is_strict_about_the_architecture(impl, folder):
+    path = folder / "small.pt"
+    model = nn.Sequential(nn.Linear(4, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
+    bigger = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+    with expect_raises("load_checkpoint of a 1-layer model's checkpoint into a 3-layer model", Exception,
+                       explain="the checkpoint lacks the keys '2.weight' and '2.bias': the model is loaded strictly "
+                               "(load_state_dict with strict=True) and this raises"):
+        impl.load_checkpoint(path, model=bigger)
+
+
+# ------------------------------------------------------------------------------------------- the RNG state
+
+
+@pytest.mark.task("load_checkpoint")
+def test_load_restores_the_rng_state(impl, folder):
+    model, optimizer, _ = _setup(0)
+    torch.manual_seed(5)
+    torch.rand(3)
+    path = folder / "rng.pt"
+    impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
+    expected = torch.rand(8)
+    torch.manual_seed(77)
+    impl.load_checkpoint(path, model=model)
+    observe("torch.rand(8) right after load_checkpoint (the global RNG reseeded in between)", torch.rand(8),
+            exact=True, expect=expected,
+            explain="load_checkpoint restores the torch RNG state saved with the checkpoint (torch.get_rng_state() "
+                    "at save, torch.set_rng_state() at load): the numbers are those drawn right after the save")
 
 
 @pytest.mark.task("save_checkpoint")
-def test_saved_file_loads_with_weights_only(submission, folder):
-    path = folder / "plain.pt"
-    _save(submission, path, seed=9, epochs=2, best_loss=0.5, steps=[1, 2], ema=torch.ones(2))
-    try:
-        torch.load(path, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - report any failure in the learner's words
-        pytest.fail(
-            "torch.load(path, weights_only=True) cannot read the checkpoint "
-            f"({type(error).__name__}: {error}): save only state dicts, tensors and plain Python values",
-            pytrace=False,
-        )
+def test_save_leaves_the_rng_state_alone(impl, folder):
+    model, optimizer, scheduler = _setup(0)
+    torch.manual_seed(6)
+    state = torch.get_rng_state()
+    impl.save_checkpoint(folder / "a.pt", model=model, optimizer=optimizer, epoch=0, scheduler=scheduler)
+    observe("the global torch RNG state after save_checkpoint", torch.get_rng_state(), exact=True, expect=state,
+            explain="save_checkpoint does not change the global torch RNG state")
+
+
+# ------------------------------------------------------------------------------------------ the state dicts
+
+
+@pytest.mark.task("load_checkpoint")
+def test_load_restores_model_optimizer_and_scheduler(impl, folder):
+    path = folder / "state.pt"
+    _save(impl, path, seed=1, epochs=4)
+    model, optimizer, scheduler = _setup(2)
+    impl.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+    where = "after load_checkpoint of a checkpoint saved after 4 epochs"
+    observe(f"the model's state_dict {where}", model.state_dict(), exact=True,
+            explain="load_checkpoint restores the model's weights")
+    state = optimizer.state_dict()
+    observe(f"the optimizer's state (Adam's moments and step counts) {where}", state["state"], exact=True,
+            explain="load_checkpoint restores the optimizer's state when an optimizer is given")
+    observe(f"the optimizer's param_groups {where}", state["param_groups"],
+            explain="load_checkpoint restores the optimizer's param_groups (the current learning rate included)")
+    observe(f"the scheduler's state_dict {where}", scheduler.state_dict(),
+            explain="load_checkpoint restores the scheduler's state when a scheduler is given")
+
+
+@pytest.mark.task("load_checkpoint")
+def test_load_without_optimizer_or_scheduler(impl, folder):
+    path = folder / "model-only.pt"
+    _save(impl, path, seed=3, epochs=1, note="weights only")
+    model, _, _ = _setup(4)
+    info = impl.load_checkpoint(path, model=model)
+    observe("load_checkpoint(path, model=model) of a checkpoint saved with epoch=1, note='weights only'", info,
+            expect={"epoch": 1, "extra": {"note": "weights only"}},
+            explain="load_checkpoint returns {'epoch': the saved epoch, 'extra': the dict of extra values}")
+    observe("the model's parameters after load_checkpoint without optimizer or scheduler",
+            list(model.parameters()), exact=True, explain="the model's weights are restored")
+
+
+@pytest.mark.task("load_checkpoint")
+def test_load_returns_epoch_and_extra(impl, folder):
+    path = folder / "extra.pt"
+    extra = {"best_loss": 0.25, "history": [1.0, 0.5, 0.25], "tag": "run-7", "flags": {"amp": False}, "n": 3}
+    _save(impl, path, seed=5, epochs=3, ema=torch.arange(4.0), **extra)
+    model, optimizer, scheduler = _setup(6)
+    info = impl.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+    observe("load_checkpoint of a checkpoint saved with epoch=3 and extra values best_loss, history, tag, flags, "
+            "n and a tensor ema", info, exact=True,
+            expect={"epoch": 3, "extra": {"ema": torch.arange(4.0), **extra}},
+            explain="load_checkpoint returns exactly {'epoch': the saved epoch, 'extra': the extra values as saved}")
+
+    _save(impl, path, seed=5, epochs=2)
+    observe("load_checkpoint of a checkpoint saved with epoch=2 and no extra values",
+            impl.load_checkpoint(path, model=model), expect={"epoch": 2, "extra": {}},
+            explain="with no extra values, 'extra' is {}")
 
 
 # -------------------------------------------------------------------------------------------- atomic save
 
 
 @pytest.mark.task("save_checkpoint")
-def test_save_accepts_str_and_replaces_an_older_checkpoint(submission, folder, system_tmp):
+def test_save_accepts_str_and_replaces_an_older_checkpoint(impl, folder, system_tmp):
     path = folder / "ckpt.pt"
-    _save(submission, str(path), seed=10, epochs=1)
-    saved_model, _, _ = _save(submission, str(path), seed=11, epochs=2)
+    _save(impl, str(path), seed=10, epochs=1)
+    _save(impl, str(path), seed=11, epochs=2)
     model, _, _ = _setup(12)
-    info = submission.load_checkpoint(str(path), model=model)
-    assert info["epoch"] == 2, "the second save must replace the first checkpoint at the same path"
-    for got, expected in zip(model.parameters(), saved_model.parameters(), strict=True):
-        assert torch.equal(got, expected), "the file at path must hold the newest checkpoint"
-    assert sorted(os.listdir(folder)) == ["ckpt.pt"], (
-        f"after saving, the folder must hold only the checkpoint, found {sorted(os.listdir(folder))}: "
-        "remove (or rename) your temporary file"
-    )
-    assert os.listdir(system_tmp) == [], (
-        f"save_checkpoint left files in the temp folder: {os.listdir(system_tmp)}"
-    )
+    info = impl.load_checkpoint(str(path), model=model)
+    observe("the epoch loaded after saving epoch 1 then epoch 2 at the same path (a str)", info["epoch"], expect=2,
+            explain="a save replaces the older checkpoint at the same path")
+    observe("the model's parameters loaded from that path", list(model.parameters()), exact=True,
+            explain="the file at path holds the newest checkpoint")
+    observe("the checkpoint folder after two saves", _listing(folder), expect="ckpt.pt",
+            explain="after saving, the folder holds only the checkpoint: no temporary file is left behind")
+    observe("the system temporary folder after two saves", _listing(system_tmp), expect="(empty)",
+            explain="save_checkpoint leaves no file in the system's temporary folder")
 
 
-def _assert_untouched(folder, path, old_bytes, system_tmp, how):
-    assert path.read_bytes() == old_bytes, (
-        f"after a failed save ({how}), the previous checkpoint was damaged: write to a temporary file in the "
-        "same folder and os.replace() it onto path only once it is complete"
-    )
-    assert sorted(os.listdir(folder)) == [path.name], (
-        f"after a failed save ({how}), files were left in the folder: {sorted(os.listdir(folder))}: "
-        "remove the temporary file when saving fails (try/except, then re-raise)"
-    )
-    assert os.listdir(system_tmp) == [], (
-        f"a failed save left files in the temp folder: {os.listdir(system_tmp)}"
-    )
+def _observe_untouched(folder, path, old_bytes, system_tmp, how):
+    observe(f"the previous checkpoint's bytes are unchanged after a failed save ({how})",
+            path.read_bytes() == old_bytes, expect=True,
+            explain="a failed save leaves the file at path byte for byte as it was: write a temporary file in the "
+                    "same folder and os.replace() it onto path only once it is complete")
+    observe(f"the checkpoint folder after a failed save ({how})", _listing(folder), expect=path.name,
+            explain="a failed save leaves no temporary file behind (remove it, then re-raise)")
+    observe(f"the system temporary folder after a failed save ({how})", _listing(system_tmp), expect="(empty)",
+            explain="a failed save leaves no file in the system's temporary folder")
 
 
 @pytest.mark.task("save_checkpoint")
-def test_failed_save_keeps_the_old_checkpoint_value_that_cannot_be_saved(submission, folder, system_tmp):
+def test_failed_save_keeps_the_old_checkpoint_value_that_cannot_be_saved(impl, folder, system_tmp):
     path = folder / "ckpt.pt"
-    _save(submission, path, seed=13, epochs=1)
+    _save(impl, path, seed=13, epochs=1)
     old_bytes = path.read_bytes()
     model, optimizer, scheduler = _setup(14)
-    with pytest.raises(Exception):  # noqa: B017 - pickle raises PicklingError, AttributeError or TypeError
-        submission.save_checkpoint(
-            path, model=model, optimizer=optimizer, epoch=5, scheduler=scheduler, callback=lambda: None
-        )
-        pytest.fail("saving an extra value that cannot be pickled (a lambda) must raise, not fail silently")
-    _assert_untouched(folder, path, old_bytes, system_tmp, "an extra value that cannot be pickled")
+    # pickle raises PicklingError, AttributeError or TypeError: any exception will do.
+    with expect_raises("save_checkpoint with an extra value that cannot be saved (a lambda)", Exception,
+                       explain="a save that fails lets its exception reach the caller"):
+        impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=5, scheduler=scheduler,
+                             callback=lambda: None)
+    _observe_untouched(folder, path, old_bytes, system_tmp, "an extra value that cannot be pickled")
 
 
 @pytest.mark.task("save_checkpoint")
-def test_failed_save_keeps_the_old_checkpoint_disk_full(submission, folder, system_tmp, monkeypatch):
+def test_failed_save_keeps_the_old_checkpoint_disk_full(impl, folder, system_tmp, monkeypatch):
     path = folder / "ckpt.pt"
-    _save(submission, path, seed=15, epochs=1)
+    _save(impl, path, seed=15, epochs=1)
     old_bytes = path.read_bytes()
 
     def failing_save(obj, f, *args, **kwargs):
@@ -308,45 +276,70 @@ def test_failed_save_keeps_the_old_checkpoint_disk_full(submission, folder, syst
     monkeypatch.setattr(torch, "save", failing_save)
     monkeypatch.setattr(torch.serialization, "save", failing_save)
     model, optimizer, scheduler = _setup(16)
-    with pytest.raises(OSError):
-        submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=5, scheduler=scheduler)
-        pytest.fail(
-            "when torch.save fails (disk full), save_checkpoint must let the OSError reach the caller"
-        )
-    _assert_untouched(folder, path, old_bytes, system_tmp, "torch.save raised OSError half-way")
+    with expect_raises("save_checkpoint when torch.save raises OSError half-way (disk full)", OSError,
+                       explain="when torch.save fails, save_checkpoint lets the OSError reach the caller"):
+        impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=5, scheduler=scheduler)
+    _observe_untouched(folder, path, old_bytes, system_tmp, "torch.save raised OSError half-way")
 
 
 @pytest.mark.task("save_checkpoint")
-def test_failed_first_save_leaves_nothing(submission, folder, system_tmp):
-    _save(submission, folder / "other.pt", seed=17, epochs=1)  # a working save, in the same folder
+def test_failed_first_save_leaves_nothing(impl, folder, system_tmp):
+    _save(impl, folder / "other.pt", seed=17, epochs=1)  # a working save, in the same folder
     path = folder / "first.pt"
     model, optimizer, _ = _setup(17)
-    with pytest.raises(Exception):  # noqa: B017 - pickle raises PicklingError, AttributeError or TypeError
-        submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0, callback=lambda: None)
-        pytest.fail("saving an extra value that cannot be pickled (a lambda) must raise, not fail silently")
-    assert os.listdir(folder) == ["other.pt"], (
-        "a failed save with no previous checkpoint at path must leave no file behind, "
-        f"found {os.listdir(folder)}"
-    )
-    assert os.listdir(system_tmp) == [], (
-        f"a failed save left files in the temp folder: {os.listdir(system_tmp)}"
-    )
+    with expect_raises("save_checkpoint to a new path with an extra value that cannot be saved (a lambda)",
+                       Exception, explain="a save that fails lets its exception reach the caller"):
+        impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0, callback=lambda: None)
+    observe("the checkpoint folder (which held other.pt) after a failed first save to first.pt", _listing(folder),
+            expect="other.pt", explain="a failed save with no previous checkpoint at path leaves no file behind")
+    observe("the system temporary folder after a failed first save", _listing(system_tmp), expect="(empty)",
+            explain="a failed save leaves no file in the system's temporary folder")
+
+
+# ------------------------------------------------------------------------------------------- exact resume
+
+
+@pytest.mark.task("load_checkpoint")
+def test_resume_is_bit_identical(impl, folder):
+    model, optimizer, scheduler = _setup(0)
+    _train(model, optimizer, scheduler, 5)
+    uninterrupted = [p.detach().clone() for p in model.parameters()]
+    final_lr = optimizer.param_groups[0]["lr"]
+
+    model, optimizer, scheduler = _setup(0)
+    _train(model, optimizer, scheduler, 2)
+    path = folder / "resume.pt"
+    impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, scheduler=scheduler)
+
+    # A new process: other weights, fresh optimizer and scheduler, the global RNG somewhere else.
+    model, optimizer, scheduler = _setup(99)
+    torch.manual_seed(12345)
+    info = impl.load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+    observe("the epoch load_checkpoint returns for a checkpoint saved after 2 epochs", info["epoch"], expect=2,
+            explain="load_checkpoint returns the saved epoch")
+    _train(model, optimizer, scheduler, 3)
+    observe("the learning rate after 2 epochs + save/load + 3 epochs", optimizer.param_groups[0]["lr"],
+            expect=final_lr, explain="the same learning rate as after 5 uninterrupted epochs")
+    observe("the parameters after 2 epochs + save/load + 3 epochs", list(model.parameters()), exact=True,
+            expect=uninterrupted,
+            explain="bit-identical to 5 uninterrupted epochs: an exact resume restores the model, the optimizer, "
+                    "the scheduler and the RNG state")
 
 
 # ------------------------------------------------------------------------------------------- real CUDA only
 
 
-@needs_cuda
+@pytest.mark.cuda
 @pytest.mark.task("load_checkpoint")
-def test_cuda_rng_state_is_restored(submission, folder):
+def test_cuda_rng_state_is_restored(impl, folder):
     model, optimizer, _ = _setup(18)
     torch.cuda.manual_seed_all(3)
     path = folder / "cuda-rng.pt"
-    submission.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
+    impl.save_checkpoint(path, model=model, optimizer=optimizer, epoch=0)
     expected = torch.rand(16, device="cuda")
     torch.cuda.manual_seed_all(9)
-    submission.load_checkpoint(path, model=model)
-    assert torch.equal(torch.rand(16, device="cuda"), expected), (
-        "the CUDA RNG state was not restored: save torch.cuda.get_rng_state_all() and restore it with "
-        "torch.cuda.set_rng_state_all()"
-    )
+    impl.load_checkpoint(path, model=model)
+    observe("torch.rand(16, device='cuda') right after load_checkpoint", torch.rand(16, device="cuda"), exact=True,
+            expect=expected,
+            explain="the CUDA RNG states are saved (torch.cuda.get_rng_state_all()) and restored "
+                    "(torch.cuda.set_rng_state_all()): the numbers are those drawn right after the save")

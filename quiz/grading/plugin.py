@@ -22,7 +22,7 @@ from types import ModuleType
 import pytest
 
 from quiz.grading import scenario
-from quiz.grading.stream import write_record
+from quiz.grading.stream import bind_writer, write_record
 
 MESSAGE_LIMIT = 2_000
 OUTPUT_LIMIT = 4_000
@@ -40,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(name): the function or class of the exercise this test grades")
     config.addinivalue_line("markers", "cuda: needs a CUDA GPU; not run (and not counted) on a machine without")
     config._torchprep_impl = None
+    bind_writer()
 
 
 def _emit(config: pytest.Config, record: dict) -> None:

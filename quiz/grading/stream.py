@@ -24,11 +24,23 @@ class StreamError(Exception):
     """The stream is not one an honest run writes: cut, oversized or holding something other than data."""
 
 
-def write_record(fd: int, record: dict) -> None:
-    import torch
+_save = None  # torch.serialization.save as it was when the writer started; see bind_writer()
 
+
+def bind_writer() -> None:
+    """Keep the real ``torch.save`` for the stream before any test runs: a test may monkeypatch torch.save
+    (to simulate a full disk, say) and its own observations must still be recorded."""
+    global _save
+    import torch.serialization
+
+    _save = torch.serialization.save
+
+
+def write_record(fd: int, record: dict) -> None:
+    if _save is None:
+        bind_writer()
     buffer = io.BytesIO()
-    torch.save(record, buffer)
+    _save(record, buffer)
     payload = buffer.getvalue()
     data = HEADER.pack(len(payload)) + payload
     view = memoryview(data)

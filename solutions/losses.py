@@ -79,11 +79,15 @@ def focal_loss(
     _check_reduction(reduction)
     # -log(p_t) is exactly the binary cross-entropy of each element; reuse the stable version.
     ce = bce_with_logits(logits, targets, reduction="none")
-    p = torch.sigmoid(logits)
-    p_t = p * targets + (1.0 - p) * (1.0 - targets)
-    # The modulating factor shrinks the loss of well-classified examples (p_t near 1), so the many easy
-    # negatives of dense detection stop dominating the gradient.
-    loss = (1.0 - p_t) ** gamma * ce
+    # 1 - p_t is the probability of the wrong class: sigmoid(-x) for a positive, sigmoid(x) for a negative,
+    # so its log comes straight from the logits (the targets are exactly 0 or 1).
+    log_not_p_t = targets * F.logsigmoid(-logits) + (1.0 - targets) * F.logsigmoid(logits)
+    # The modulating factor (1 - p_t) ** gamma shrinks the loss of well-classified examples (p_t near 1), so
+    # the many easy negatives of dense detection stop dominating the gradient. Written as
+    # exp(gamma * log(1 - p_t)), not as a power of 1 - sigmoid(...): once p_t rounds to 1 (|x| beyond ~17
+    # in float32, ~37 in float64) the power's slope at 0 is infinite for gamma < 1, and inf * 0 makes the
+    # gradient NaN although the loss itself is finite.
+    loss = torch.exp(gamma * log_not_p_t) * ce
     if alpha is not None:
         alpha_t = alpha * targets + (1.0 - alpha) * (1.0 - targets)
         loss = alpha_t * loss

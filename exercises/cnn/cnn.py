@@ -1,8 +1,8 @@
 """Exercise: build a small convolutional classifier to an exact specification.
 
-Interviewers often hand you an architecture and ask for the module. Build it exactly: the tests load the
-reference model's ``state_dict`` into yours (``strict=True``), so the attribute names, layer shapes and
-bias settings must match, and then compare outputs.
+Interviewers often hand you an architecture and ask for the module. Build it exactly: the tests compare
+your model's ``state_dict`` (names and shapes) with the reference's, give both the same random weights and
+then compare every layer's output, so the attribute names, layer shapes and bias settings must match.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     python benchmarks/bench.py startup   # `torchprep --help` and a quiz up to its first question
     python benchmarks/bench.py check     # one `torchprep check` against `python -c "import torch, pytest"`
     python benchmarks/bench.py report    # `torchprep report` on 2,000 answers
-    python benchmarks/bench.py all
+    python benchmarks/bench.py batch     # `torchprep grade` of 50 submissions, --jobs 2, against 50 checks
+    python benchmarks/bench.py all       # all but batch (minutes)
 
 Each command runs once to warm the caches, then RUNS times alternating with its baseline; the median, min and
 max wall times are printed with the median ratio. Progress goes to a temporary TORCHPREP_HOME.
@@ -80,6 +81,31 @@ def check(env: dict) -> None:
             [PYTHON, "-c", "import torch, pytest"], env)
 
 
+def batch(env: dict, home: Path, count: int = 50) -> None:
+    """One `torchprep grade --jobs 2` of `count` tensor_ops submissions (the reference, the starter and every
+    known-wrong one, repeated) against the same submissions checked one `torchprep check` at a time. Once
+    each: the sequential side takes minutes."""
+    sources = [ROOT / "solutions" / "tensor_ops.py", ROOT / "exercises" / "tensor_ops" / "tensor_ops.py",
+               *sorted((ROOT / "tests" / "mutants" / "tensor_ops").glob("*.py"))]
+    folder = home / "submissions"
+    folder.mkdir()
+    files = []
+    for index in range(count):
+        target = folder / f"candidate_{index:02d}.py"
+        target.write_bytes(sources[index % len(sources)].read_bytes())
+        files.append(target)
+    timed(TORCHPREP + ["check", "tensor_ops", "--file", str(files[0])], env)  # records the reference once
+    grade = timed(TORCHPREP + ["grade", str(folder), "--exercise", "tensor_ops", "--jobs", "2",
+                               "--format", "json", "--output", str(home / "batch.json")], env)
+    start = time.perf_counter()
+    for target in files:
+        timed(TORCHPREP + ["check", "tensor_ops", "--file", str(target), "--json"], env)
+    sequential = time.perf_counter() - start
+    print(f"torchprep grade of {count} tensor_ops submissions\n  grade --jobs 2:       {grade:7.1f} s  "
+          f"({grade / count:.2f} s a submission)\n  {count} checks in a row: {sequential:7.1f} s  "
+          f"({sequential / count:.2f} s a submission)\n  ratio: {grade / sequential:.2f}\n")
+
+
 def fill_history(home: Path, answers: int = 2_000) -> None:
     """A plausible history: answers spread over the last 60 days on the built-in questions, and their cards."""
     sys.path.insert(0, str(ROOT))
@@ -122,6 +148,8 @@ def main() -> None:
             check(env)
         if which in ("report", "all"):
             report(env, home)
+        if which == "batch":
+            batch(env, home)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ def _run_child(request: dict, sync_read: int, sync_write: int, go_read: int) -> 
             os.dup2(null, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
+            # Nothing else the zygote held (the pipes it shares with the judge) reaches the submission.
+            low, high = sorted((stream, log))
+            os.closerange(3, low)
+            os.closerange(low + 1, high)
+            os.closerange(high + 1, 65536)
             sys.dont_write_bytecode = True
             import pytest
 
@@ -80,6 +85,30 @@ def _run_child(request: dict, sync_read: int, sync_write: int, go_read: int) -> 
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
+def _fork_run(request: dict, channel: socket.socket) -> tuple[int, bool]:
+    """Fork one run's waiter and, when it entered new namespaces, write its uid and gid maps."""
+    sync_read, sync_write = os.pipe()
+    go_read, go_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        channel.close()  # a run must never talk to the zygote: it could ask for runs of its own
+        os.close(sync_read)
+        os.close(go_write)
+        _run_child(request, sync_read, sync_write, go_read)
+    os.close(sync_write)
+    os.close(go_read)
+    isolated = os.read(sync_read, 1) == b"1"
+    if isolated:
+        try:
+            sandbox.write_id_maps(pid)
+        except OSError:
+            pass  # the child then cannot become root inside: its setup fails and says so in the log
+        os.write(go_write, b"1")
+    os.close(sync_read)
+    os.close(go_write)
+    return pid, isolated
+
+
 def serve(channel: socket.socket) -> None:
     """The zygote's loop: start runs on request, report each end; exits when the judge goes."""
     sandbox.die_with_parent()
@@ -87,35 +116,22 @@ def serve(channel: socket.socket) -> None:
         sandbox._c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run come back here, to be reaped
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     waiters: dict[int, int] = {}
-    reader = channel.makefile("rb")
+    # Requests are read into a buffer of our own: two requests can arrive in one read, and a buffered file
+    # over the socket would hold the second where select() cannot see it, leaving that run unstarted.
+    pending = b""
     while True:
         ready, _, _ = select.select([channel], [], [], 0.02)
         if ready:
-            line = reader.readline()
-            if not line:
+            chunk = channel.recv(65536)
+            if not chunk:
                 for pid in waiters:
                     _kill(pid)
                 os._exit(0)
+            pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
             request = json.loads(line)
-            sync_read, sync_write = os.pipe()
-            go_read, go_write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                channel.close()
-                os.close(sync_read)
-                os.close(go_write)
-                _run_child(request, sync_read, sync_write, go_read)
-            os.close(sync_write)
-            os.close(go_read)
-            isolated = os.read(sync_read, 1) == b"1"
-            if isolated:
-                try:
-                    sandbox.write_id_maps(pid)
-                except OSError:
-                    pass  # the child then cannot become root inside: its setup fails and says so in the log
-                os.write(go_write, b"1")
-            os.close(sync_read)
-            os.close(go_write)
+            pid, isolated = _fork_run(request, channel)
             waiters[pid] = request["run"]
             isolation = sandbox.NAMESPACES if isolated else sandbox.FALLBACK
             channel.sendall(json.dumps({"started": request["run"], "pid": pid, "isolation": isolation}).encode()

@@ -205,3 +205,24 @@ def test_no_process_outlives_torchprep_stopped_mid_check(fixture_catalog, signum
     assert process.returncode != 0
     assert _wait_for(lambda: not (started & set(_processes())) and not _with_marker(), 10), (
         f"alive after {signum.name}: {sorted(started & set(_processes()))}, marker: {_with_marker()}")
+
+
+def test_the_zygote_starts_every_run_when_requests_arrive_together(tmp_path):
+    """Start requests sent back to back can reach the zygote in one read; every one of them must run and end
+    (a buffered reader once left the second unstarted, and a batch hung)."""
+    from quiz.grading.zygote import Zygote
+
+    zygote = Zygote()
+    try:
+        runs = []
+        for index in range(4):
+            work = tmp_path / f"run{index}"
+            work.mkdir()
+            runs.append(zygote.start(argv=["-p", "quiz.grading.plugin", "--version"], work=str(work),
+                                     stream=str(work / "stream"), log=str(work / "log"), hide=[], secrets=[],
+                                     limits=sandbox.Limits(memory_bytes=4 * 2**30), token=f"zygote-test-{index}",
+                                     isolate=False))
+        codes = [zygote.wait_ended(run, 60) for run in runs]
+    finally:
+        zygote.close()
+    assert codes == [0, 0, 0, 0], [(work.name, (work / "log").read_text()[-300:]) for work in tmp_path.iterdir()]

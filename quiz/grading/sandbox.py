@@ -299,7 +299,9 @@ def minimal_environment(home: str, token: str) -> dict[str, str]:
             "CUDA_VISIBLE_DEVICES", "TORCH_HOME", "PYTHONHASHSEED")
     environment = {name: os.environ[name] for name in keep if name in os.environ}
     environment.update(HOME=home, TMPDIR="/tmp" if home.startswith("/tmp/") else home,
-                       PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", **{TOKEN_VARIABLE: token})
+                       PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
+                       # Only our plugin: pytest plugins installed beside torchprep must not change grading.
+                       PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **{TOKEN_VARIABLE: token})
     return environment
 
 

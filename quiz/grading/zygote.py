@@ -65,6 +65,11 @@ def _run_child(request: dict, sync_read: int, sync_write: int, go_read: int) -> 
             os.closerange(3, low)
             os.closerange(low + 1, high)
             os.closerange(high + 1, 65536)
+            # Python's own streams afresh on 0, 1 and 2: the old ones may sit on closed descriptors, or hold
+            # what the judge had buffered when it forked the zygote.
+            sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+            sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
             sys.dont_write_bytecode = True
             import pytest
 

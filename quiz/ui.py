@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -404,9 +405,9 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
             line.append(f"  [{test.task}]", style="muted")
         console.print(line)
         if test.status != "pass" and test.message:
-            message = test.message.strip()
-            console.print(Text(("    " + message.replace("\n", "\n    "))[:1500],
-                               style="muted" if test.status == "skip" else ""))
+            # Padding, not spaces: a wrapped line keeps the indent, so the message stays under its test.
+            console.print(Padding(Text(test.message.strip()[:1500], style="muted" if test.status == "skip" else ""),
+                                  (0, 0, 0, 4)))
     if result.status == "pass":
         verdict = Text(f"PASS  {result.passed}/{result.total} tests", style="ok")
     elif result.status == "fail":
@@ -414,7 +415,10 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
     else:
         verdict = Text("ERROR  ", style="bad") + Text(result.message)
     if result.skipped:
-        verdict.append(f"  ({result.skipped} need a CUDA GPU, not checked here)", style="muted")
+        one = result.skipped == 1
+        verdict.append(f"  ({result.total} of {result.total + result.skipped} checked; {result.skipped} "
+                       f"{'needs' if one else 'need'} a CUDA GPU and {'was' if one else 'were'} not checked here)",
+                       style="muted")
     verdict.append(f"  {result.duration_s:.1f} s", style="muted")
     console.print()
     console.print(verdict)
@@ -436,6 +440,14 @@ def batch_progress(console: Console, total: int):
         yield lambda done, total, status: progress.update(task, completed=done)
 
 
+def _shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a space with an ellipsis, so no word is cut in half."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "…"
+
+
 def batch_table(console: Console, results, exercise_id: str) -> None:
     table = Table(box=box.SIMPLE_HEAD, title=f"{exercise_id}: {len(results)} submissions", title_justify="left")
     table.add_column("Submission", overflow="fold")
@@ -450,7 +462,7 @@ def batch_table(console: Console, results, exercise_id: str) -> None:
         else:
             detail = first.message.splitlines()[0] if first and first.message else ""
         table.add_row(Path(result.submission).name, Text(f"{mark} {result.status}", style=style),
-                      f"{result.passed}/{result.total}", detail[:160])
+                      f"{result.passed}/{result.total}", _shorten(detail, 110))
     console.print(table)
     counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail", "error")}
     console.print(Text(f"{counts['pass']} passed · {counts['fail']} failed · {counts['error']} errors", style="muted"))

@@ -184,12 +184,12 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b"\x00" * 14))
 
 
-def _read_only_everywhere() -> None:
+def _read_only_everywhere(top: str = "/") -> None:
     # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
     attributes = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
     buffer = ctypes.create_string_buffer(attributes, len(attributes))
-    result = _c().syscall(SYS_MOUNT_SETATTR, -100, b"/", AT_RECURSIVE, buffer, len(attributes))
-    _check(result, "mount_setattr /")
+    result = _c().syscall(SYS_MOUNT_SETATTR, -100, top.encode(), AT_RECURSIVE, buffer, len(attributes))
+    _check(result, f"mount_setattr {top}")
 
 
 def _drop_capabilities() -> None:
@@ -270,6 +270,17 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes // 2},mode=1777")
+    # The fresh /tmp took away whatever torchprep runs from below /tmp (a virtual environment made by
+    # mktemp, a clone in /tmp): bring those back, read-only, and hide again what must stay hidden in them.
+    rebound = [path for path, _, _ in prepared.keep if _under(path, "/tmp")]
+    for path, fd, is_dir in prepared.keep:
+        if path in rebound:
+            _bind_from_fd(fd, path, is_dir)
+    for folder in [*hidden, *plan.secrets]:
+        if any(_under(folder, path) for path in rebound) and os.path.isdir(folder):
+            _hide(folder)
+    for path in rebound:
+        _read_only_everywhere(path)
     destination = "/tmp/work"
     _mkdirs(destination)
     for name, data in prepared.inputs.items():

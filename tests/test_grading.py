@@ -124,7 +124,7 @@ def test_check_reports_test_by_test(cli, fixture_catalog):
     assert "    add(1, 2): expected 3, got -1" in result.output
     assert "✓ test_scale  [scale]" in result.output
     assert "- test_scale_on_gpu  [scale]" in result.output and "needs a CUDA GPU" in result.output
-    assert "FAIL  1/2 tests passed  (1 of 2 checked; 1 needs a CUDA GPU and was not checked here)" in result.output
+    assert "FAIL  1/2 tests passed  (2 of 3 checked; 1 needs a CUDA GPU" in result.output
     assert "torchprep hint adder" in result.output
     result = cli("check", "adder", "--file", FIXTURES / "solutions" / "adder.py", expect=0)
     assert "PASS  2/2 tests" in result.output

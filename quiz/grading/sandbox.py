@@ -184,12 +184,17 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b"\x00" * 14))
 
 
-def _read_only_everywhere(top: str = "/") -> None:
+def _set_mount_attributes(path: str, *, set_: int = 0, clear: int = 0, recursive: bool = False) -> None:
     # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
-    attributes = struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0)
+    attributes = struct.pack("QQQQ", set_, clear, 0, 0)
     buffer = ctypes.create_string_buffer(attributes, len(attributes))
-    result = _c().syscall(SYS_MOUNT_SETATTR, -100, top.encode(), AT_RECURSIVE, buffer, len(attributes))
-    _check(result, f"mount_setattr {top}")
+    result = _c().syscall(SYS_MOUNT_SETATTR, -100, path.encode(), AT_RECURSIVE if recursive else 0, buffer,
+                          len(attributes))
+    _check(result, f"mount_setattr {path}")
+
+
+def _read_only_everywhere() -> None:
+    _set_mount_attributes("/", set_=MOUNT_ATTR_RDONLY, recursive=True)
 
 
 def _drop_capabilities() -> None:
@@ -237,6 +242,13 @@ def prepare(plan: Plan) -> Prepared:
         if fd is not None:
             keep.append((path, fd, os.path.isdir(path)))
             closed += [folder for folder in _closed_ancestors(path) if folder not in closed]
+    # A kept folder that others may not enter (a virtual environment made by mktemp, mode 700) is not bound
+    # whole, since the sandbox's user could not enter it either: it becomes an empty skeleton, and the kept
+    # paths inside it (its bin and site-packages) come back one by one.
+    for path, fd, _ in keep:
+        if path in closed:
+            os.close(fd)
+    keep = [entry for entry in keep if entry[0] not in closed]
     return Prepared(inputs, keep, closed)
 
 
@@ -251,11 +263,21 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     # Outer folders first, so an inner one is hidden inside the outer tmpfs (where it exists again only
     # if a kept path needs it).
     hidden.sort(key=len)
+    # A fresh, capped /tmp first, like a hidden folder: what torchprep runs from below /tmp (CI's mktemp
+    # virtual environment, a clone in /tmp) comes back with the kept paths below.
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
     for folder in hidden:
-        if os.path.isdir(folder):  # not when an outer hidden folder already took it away
+        if os.path.isdir(folder):  # not when an outer hidden folder (or /tmp) already took it away
             _hide(folder)
     for path, fd, is_dir in prepared.keep:
-        if any(_under(path, folder) for folder in hidden):
+        if any(_under(path, folder) for folder in [*hidden, "/tmp"]):
+            _bind_from_fd(fd, path, is_dir)
+    # What that brought back below /tmp may hold a folder to hide (a workspace inside a clone in /tmp).
+    again = [folder for folder in hidden if _under(folder, "/tmp") and os.path.isdir(folder)]
+    for folder in again:
+        _hide(folder)
+    for path, fd, is_dir in prepared.keep:
+        if any(_under(path, folder) for folder in again):
             _bind_from_fd(fd, path, is_dir)
     for folder in plan.secrets:
         if os.path.isdir(folder):
@@ -267,20 +289,9 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     # Everything read-only, mounts inside included. Device files stay usable (/dev/null takes writes on a
     # read-only mount); regular files and folders cannot be created or changed anywhere but below.
     _read_only_everywhere()
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes},mode=1777")
+    _set_mount_attributes("/tmp", clear=MOUNT_ATTR_RDONLY)  # the fresh /tmp alone stays writable (not below)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={plan.limits.tmp_bytes // 2},mode=1777")
-    # The fresh /tmp took away whatever torchprep runs from below /tmp (a virtual environment made by
-    # mktemp, a clone in /tmp): bring those back, read-only, and hide again what must stay hidden in them.
-    rebound = [path for path, _, _ in prepared.keep if _under(path, "/tmp")]
-    for path, fd, is_dir in prepared.keep:
-        if path in rebound:
-            _bind_from_fd(fd, path, is_dir)
-    for folder in [*hidden, *plan.secrets]:
-        if any(_under(folder, path) for path in rebound) and os.path.isdir(folder):
-            _hide(folder)
-    for path in rebound:
-        _read_only_everywhere(path)
     destination = "/tmp/work"
     _mkdirs(destination)
     for name, data in prepared.inputs.items():

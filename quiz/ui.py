@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group
-from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -393,6 +392,16 @@ def _reflow(text: str) -> str:
 TEST_MARKS = {"pass": ("✓", "ok"), "fail": ("✗", "bad"), "error": ("!", "bad"), "skip": ("-", "skip")}
 
 
+def _indented(text: str, width: int, indent: str = "    ") -> str:
+    """Each line wrapped to the terminal with the indent on every wrapped line too, so a message stays
+    under its test; words and numbers are never split."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width=max(20, width - 1), initial_indent=indent, subsequent_indent=indent,
+                                    break_long_words=False, break_on_hyphens=False) or indent
+                      for line in text.splitlines())
+
+
 def grade_result(console: Console, result, *, verbose: bool = False) -> None:
     for note in result.notes:
         console.print(Text("! " + note, style="warn"))
@@ -405,9 +414,8 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
             line.append(f"  [{test.task}]", style="muted")
         console.print(line)
         if test.status != "pass" and test.message:
-            # Padding, not spaces: a wrapped line keeps the indent, so the message stays under its test.
-            console.print(Padding(Text(test.message.strip()[:1500], style="muted" if test.status == "skip" else ""),
-                                  (0, 0, 0, 4)))
+            console.print(Text(_indented(test.message.strip()[:1500], console.width),
+                               style="muted" if test.status == "skip" else ""))
     if result.status == "pass":
         verdict = Text(f"PASS  {result.passed}/{result.total} tests", style="ok")
     elif result.status == "fail":

@@ -402,20 +402,68 @@ def _indented(text: str, width: int, indent: str = "    ") -> str:
                       for line in text.splitlines())
 
 
+def _test_line(test) -> Text:
+    mark, style = TEST_MARKS.get(test.status, ("?", "warn"))
+    line = Text(f"{mark} ", style=style) + Text(test.name)
+    if test.task:
+        line.append(f"  [{test.task}]", style="muted")
+    return line
+
+
+def _message(console: Console, test) -> None:
+    if test.status != "pass" and test.message:
+        console.print(Text(_indented(test.message.strip()[:1500], console.width),
+                           style="muted" if test.status == "skip" else ""))
+
+
+def _by_task(tests) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for test in tests:
+        groups.setdefault(test.task or "other", []).append(test)
+    return groups
+
+
 def grade_result(console: Console, result, *, verbose: bool = False) -> None:
+    """One screen: a line per task that passed, the first failure of each task that did not (in full), a
+    summary line of every task and the next step. ``verbose``: every test and every message."""
     for note in result.notes:
         console.print(Text("! " + note, style="warn"))
     if verbose and result.isolation:
         console.print(Text(f"Sandbox: {result.isolation}", style="muted"))
-    for test in result.tests:
-        mark, style = TEST_MARKS.get(test.status, ("?", "warn"))
-        line = Text(f"{mark} ", style=style) + Text(test.name)
-        if test.task:
-            line.append(f"  [{test.task}]", style="muted")
+    groups = _by_task(result.tests)
+    summary = []
+    for task, tests in groups.items():
+        checked = [t for t in tests if t.status != "skip"]
+        wrong = [t for t in checked if t.status != "pass"]
+        if verbose:
+            for test in tests:
+                console.print(_test_line(test))
+                _message(console, test)
+        elif not wrong:
+            line = Text("✓ ", style="ok") + Text(task) + Text(f"  {len(checked)}/{len(checked)} tests", style="muted")
+            if len(checked) < len(tests):
+                gpu_only = len(tests) - len(checked)
+                line.append(f", {gpu_only} more {'needs' if gpu_only == 1 else 'need'} a CUDA GPU", style="muted")
+            console.print(line)
+        else:
+            first = wrong[0]
+            console.print(Text("✗ ", style="bad") + Text(task) +
+                          Text(f"  {len(checked) - len(wrong)}/{len(checked)} tests passed", style="muted"))
+            console.print(Text(_indented(first.name, console.width, "  "), style="muted"))
+            _message(console, first)
+            if len(wrong) > 1:
+                console.print(Text(f"    +{len(wrong) - 1} more failing in {task} (--verbose shows them)",
+                                   style="muted"))
+        if checked:
+            summary.append((task, len(wrong)))
+    if len(summary) > 1:
+        console.print()
+        line = Text()
+        for index, (task, wrong) in enumerate(summary):
+            if index:
+                line.append(" · ", style="muted")
+            line.append(f"{task} ✓" if not wrong else f"{task} ✗ {wrong}", style="ok" if not wrong else "bad")
         console.print(line)
-        if test.status != "pass" and test.message:
-            console.print(Text(_indented(test.message.strip()[:1500], console.width),
-                               style="muted" if test.status == "skip" else ""))
     if result.status == "pass":
         verdict = Text(f"PASS  {result.passed}/{result.total} tests", style="ok")
     elif result.status == "fail":
@@ -430,8 +478,15 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
     verdict.append(f"  {result.duration_s:.1f} s", style="muted")
     console.print()
     console.print(verdict)
-    if result.status != "pass":
+    failing = next((task for task, wrong in summary if wrong), None)
+    if result.status == "fail" and failing:
+        console.print(Text(f"Next: fix {failing} and check again; stuck? `torchprep hint {result.exercise}` "
+                           "shows the next hint.", style="muted"))
+    elif result.status != "pass":
         console.print(Text(f"Stuck? `torchprep hint {result.exercise}` shows the next hint.", style="muted"))
+    else:
+        console.print(Text(f"Next: `torchprep solution {result.exercise}` to compare with the reference, or "
+                           "`torchprep exercise list` for the next exercise.", style="muted"))
 
 
 @contextlib.contextmanager

@@ -118,16 +118,25 @@ def test_json_has_the_exercism_shape(cli, fixture_catalog, isolated):
     assert len(attempt.submission_sha256) == 64
 
 
-def test_check_reports_test_by_test(cli, fixture_catalog):
+def test_check_shows_each_task_and_its_first_failure(cli, fixture_catalog):
     result = cli("check", "adder", "--file", SUBMISSIONS / "wrong_add.py", expect=1)
-    assert "✗ test_add_matches_reference  [add]" in result.output
+    assert "✗ add  0/1 tests passed" in result.output
+    assert "  test_add_matches_reference" in result.output
     assert "    add(1, 2): expected 3, got -1" in result.output
-    assert "✓ test_scale  [scale]" in result.output
-    assert "- test_scale_on_gpu  [scale]" in result.output and "needs a CUDA GPU" in result.output
+    assert "✓ scale  1/1 tests, 1 more needs a CUDA GPU" in result.output
+    assert "add ✗ 1 · scale ✓" in result.output
     assert "FAIL  1/2 tests passed  (2 of 3 checked; 1 needs a CUDA GPU" in result.output
-    assert "torchprep hint adder" in result.output
+    assert "Next: fix add" in result.output and "torchprep hint adder" in result.output
     result = cli("check", "adder", "--file", FIXTURES / "solutions" / "adder.py", expect=0)
     assert "PASS  2/2 tests" in result.output
+    assert "torchprep solution adder" in result.output
+
+
+def test_verbose_check_lists_every_test(cli, fixture_catalog):
+    result = cli("check", "adder", "--file", SUBMISSIONS / "wrong_add.py", "--verbose", expect=1)
+    assert "✗ test_add_matches_reference  [add]" in result.output
+    assert "✓ test_scale  [scale]" in result.output
+    assert "- test_scale_on_gpu  [scale]" in result.output and "needs a CUDA GPU" in result.output
 
 
 def test_verbose_check_says_which_sandbox_ran(cli, fixture_catalog):

@@ -10,9 +10,9 @@ import difflib
 import hashlib
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -212,3 +212,34 @@ def statuses(exercises: Sequence[Exercise], attempts_by_id: Mapping[str, Sequenc
         result.append(ExerciseStatus(exercise, state, best.passed if best else 0, best.total if best else 0,
                                      len(attempts)))
     return result
+
+
+def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: Iterable[dict],
+                   workspace: Path) -> tuple[Exercise, str] | None:
+    """The exercise the learner last started, checked or edited, and which of the three it was.
+
+    Started and checked come from the progress database (``events`` of kind started/reset, ``attempts``);
+    edited is the workspace file's modification time. None when there is no trace of any exercise."""
+    by_id = {exercise.id: exercise for exercise in exercises}
+    moments: list[tuple[datetime, str, str]] = []
+    for attempt in attempts:
+        moments.append((attempt.attempted_at, attempt.exercise_id, "checked"))
+    for event in events:
+        if event["kind"] in ("started", "reset"):
+            moments.append((_parse_moment(event["at"]), event["exercise_id"], "started"))
+    for exercise in exercises:
+        try:
+            mtime = workspace_file(exercise, workspace).stat().st_mtime
+        except OSError:
+            continue
+        moments.append((datetime.fromtimestamp(mtime, timezone.utc), exercise.id, "edited"))
+    moments = [moment for moment in moments if moment[1] in by_id]
+    if not moments:
+        return None
+    _, exercise_id, why = max(moments, key=lambda moment: moment[0])
+    return by_id[exercise_id], why
+
+
+def _parse_moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

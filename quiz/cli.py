@@ -361,6 +361,7 @@ def progress_reset(
 
 exercise_app = _app("Coding exercises graded by pytest against reference solutions.")
 app.add_typer(exercise_app, name="exercise")
+CURRENT_HELP = "Default: the exercise you last started, checked or edited (else the first not passed)."
 WORKSPACE_OPTION = typer.Option(None, "--workspace", help="Folder of your exercise files (default: "
                                 "TORCHPREP_WORKSPACE or ~/torchprep-workspace).")
 
@@ -408,6 +409,22 @@ def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID
     ui.exercise_started(console, exercise, path, created, _check_lang(lang))
 
 
+def _current_exercise(console, store, exercises, workspace, verb: str):
+    """The exercise a bare command acts on: the one last started, checked or edited (said on screen), else
+    the first not passed yet."""
+    from quiz import catalog, ui
+
+    found = catalog.last_worked_on(exercises, store.attempts(), store.events(), _workspace(workspace))
+    if found is None:
+        exercise = _first_unpassed(store, exercises)
+        ui.plain(console, f"{verb} {exercise.id}, the first exercise not passed yet.", "muted")
+        return exercise
+    exercise, why = found
+    ui.plain(console, f"{verb} {exercise.id}, the exercise you last {why} (name another: "
+                      f"`torchprep {verb.split()[0].lower()} ID`).", "muted")
+    return exercise
+
+
 def _first_unpassed(store, exercises):
     passed = {a.exercise_id for a in store.attempts() if a.status == "pass"}
     for exercise in exercises:
@@ -419,8 +436,7 @@ def _first_unpassed(store, exercises):
 @app.command()
 def check(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help="Default: the first exercise not "
-                                                "passed yet."),
+    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
     file: Path | None = typer.Option(None, "--file", help="Grade this file instead of the workspace's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
@@ -442,7 +458,10 @@ def check(
     console = ui.make_console()
     exercises = catalog.load()
     with _open_store(ctx, ui.make_console(stderr=True)) as store:
-        exercise = catalog.get(exercise_id, exercises) if exercise_id else _first_unpassed(store, exercises)
+        if exercise_id:
+            exercise = catalog.get(exercise_id, exercises)
+        else:
+            exercise = _current_exercise(ui.make_console(stderr=as_json), store, exercises, workspace, "Check")
         submission = file or catalog.workspace_file(exercise, _workspace(workspace))
         if not as_json:
             ui.plain(console, f"Checking {exercise.id} ({submission}) ...", "muted")
@@ -524,13 +543,16 @@ def grade(
 
 
 @app.command()
-def hint(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID"), lang: str = LANG_OPTION) -> None:
+def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+         lang: str = LANG_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
     """The next hint for an exercise: each call shows one more, from a nudge to nearly the answer."""
     from quiz import catalog, ui
 
     console = ui.make_console()
-    exercise = catalog.get(exercise_id)
     with _open_store(ctx, console) as store:
+        exercises = catalog.load()
+        exercise = (catalog.get(exercise_id, exercises) if exercise_id
+                    else _current_exercise(console, store, exercises, workspace, "Hint for"))
         shown = store.count_events(exercise.id, "hint")
         number = min(shown + 1, len(exercise.hints))
         if shown < len(exercise.hints):
@@ -541,7 +563,7 @@ def hint(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID"
 @app.command()
 def solution(
     ctx: typer.Context,
-    exercise_id: str = typer.Argument(..., metavar="ID"),
+    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
     force: bool = typer.Option(False, "--force", help="Show it before you have passed (recorded as revealed)."),
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
@@ -549,8 +571,10 @@ def solution(
     from quiz import catalog, ui
 
     console = ui.make_console()
-    exercise = catalog.get(exercise_id)
     with _open_store(ctx, console) as store:
+        exercises = catalog.load()
+        exercise = (catalog.get(exercise_id, exercises) if exercise_id
+                    else _current_exercise(console, store, exercises, workspace, "Solution of"))
         passed = any(a.status == "pass" for a in store.attempts(exercise.id))
         if not passed and not force:
             raise UsageError(f"pass {exercise.id} first (`torchprep check {exercise.id}`), or see the solution now "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -79,14 +80,43 @@ def test_reset_asks_and_keeps_a_backup(cli, fixture_catalog, tmp_path):
     assert len(backups) == 1 and "42" in backups[0].read_text()
 
 
-def test_check_without_id_takes_the_first_not_passed(cli, fixture_catalog, tmp_path):
+def test_bare_check_takes_the_first_not_passed_then_the_one_last_worked_on(cli, fixture_catalog, tmp_path):
     result = cli("check", expect=1)
+    assert "Check adder, the first exercise not passed yet." in result.output
     assert "there is no file at" in result.output and "torchprep start adder" in result.output
     cli("start", "adder")
+    assert "Hint for adder, the exercise you last started" in cli("hint").output
     shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
-    assert "PASS" in cli("check").output
-    result = cli("check", expect=2)
-    assert "you have passed every exercise" in result.output
+    result = cli("check")
+    assert "Check adder, the exercise you last edited" in result.output and "PASS" in result.output
+    result = cli("check")
+    assert "Check adder, the exercise you last checked" in result.output
+
+
+def test_the_exercise_last_worked_on_is_the_latest_start_check_or_edit(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from quiz import catalog
+    from quiz.store import Attempt
+
+    exercises = catalog.load()
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert catalog.last_worked_on(exercises, [], [], tmp_path) is None
+    attempts = [Attempt("tensor_ops", "fail", 1, 2, t0)]
+    events = [{"exercise_id": "cnn", "kind": "started", "detail": None, "at": (t0 + timedelta(hours=1)).isoformat()}]
+    found = catalog.last_worked_on(exercises, attempts, events, tmp_path)
+    assert (found[0].id, found[1]) == ("cnn", "started")
+    edited = tmp_path / "autograd.py"
+    edited.write_text("# work")
+    moment = (t0 + timedelta(hours=2)).timestamp()
+    os.utime(edited, (moment, moment))
+    found = catalog.last_worked_on(exercises, attempts, events, tmp_path)
+    assert (found[0].id, found[1]) == ("autograd", "edited")
+    attempts.append(Attempt("losses", "pass", 2, 2, t0 + timedelta(hours=3)))
+    found = catalog.last_worked_on(exercises, attempts, events, tmp_path)
+    assert (found[0].id, found[1]) == ("losses", "checked")
+    unknown = [{"exercise_id": "gone", "kind": "started", "detail": None, "at": (t0 + timedelta(days=9)).isoformat()}]
+    assert catalog.last_worked_on(exercises, attempts, unknown, tmp_path)[0].id == "losses"
 
 
 def test_exercise_list_shows_status_and_best_score(cli, fixture_catalog, tmp_path):

@@ -38,6 +38,7 @@ class Exercise:
     hints: tuple[Text, ...]
     references: tuple[str, ...]
     folder: Path
+    hint_tasks: tuple[str | None, ...] = ()  # the task each hint is about (None: the exercise as a whole)
 
     @property
     def starter(self) -> Path:
@@ -86,17 +87,25 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
         texts[key], why = parse_text(data[key])
         if why:
             bad(f"'{key}' {why}")
-    hints = []
+    tasks = data["tasks"]
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        bad("'tasks' must list the functions and classes to implement")
+        tasks = []
+    hints, hint_tasks = [], []
     for index, hint in enumerate(data["hints"] if isinstance(data["hints"], list) else [], 1):
+        task = None
+        if isinstance(hint, Mapping) and "task" in hint:
+            hint = dict(hint)
+            task = hint.pop("task")
+            if task not in tasks:
+                bad(f"hint {index} is about task {task!r}, which is not in 'tasks'")
         text, why = parse_text(hint)
         if why:
             bad(f"hint {index} {why}")
         hints.append(text)
+        hint_tasks.append(task)
     if not hints:
         bad("needs at least one hint")
-    tasks = data["tasks"]
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
-        bad("'tasks' must list the functions and classes to implement")
     for name in (f"{folder.name}.py", f"test_{folder.name}.py"):
         if not (folder / name).is_file():
             bad(f"missing {name}")
@@ -105,7 +114,7 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
     return Exercise(
         id=data["id"], title=texts["title"], topic=data["topic"], difficulty=data["difficulty"],
         order=data["order"], tasks=tuple(tasks), summary=texts["summary"], hints=tuple(hints),
-        references=tuple(data.get("references") or ()), folder=folder,
+        references=tuple(data.get("references") or ()), folder=folder, hint_tasks=tuple(hint_tasks),
     ), problems
 
 
@@ -243,3 +252,19 @@ def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: It
 def _parse_moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def next_hint(exercise: Exercise, shown: Iterable[int], failing_tasks: Sequence[str]) -> tuple[int, str | None]:
+    """The number (from 1) of the hint to show next and the failing task it is about (None when no hint of a
+    failing task is left, or none failed): the first unseen hint of the first task that failed in the last
+    check, else the first unseen hint, else the last hint again."""
+    seen = set(shown)
+    tasks = exercise.hint_tasks or (None,) * len(exercise.hints)
+    for task in failing_tasks:
+        for number, hint_task in enumerate(tasks, 1):
+            if hint_task == task and number not in seen:
+                return number, task
+    for number in range(1, len(exercise.hints) + 1):
+        if number not in seen:
+            return number, None
+    return len(exercise.hints), None

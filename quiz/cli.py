@@ -469,6 +469,9 @@ def check(
         if submission.is_file():
             store.record_attempt(Attempt(exercise.id, result.status, result.passed, result.total, utcnow(),
                                          result.duration_s, result.submission_sha256))
+            # Which tasks failed, in the order of the tests: `hint` targets the first of them.
+            failing = list(dict.fromkeys(t.task for t in result.tests if t.status in ("fail", "error") and t.task))
+            store.record_event(exercise.id, "failing", json.dumps(failing))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -545,7 +548,10 @@ def grade(
 @app.command()
 def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
          lang: str = LANG_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
-    """The next hint for an exercise: each call shows one more, from a nudge to nearly the answer."""
+    """The next hint: first for the first task that failed in your last check, from a nudge to nearly the
+    answer."""
+    import json
+
     from quiz import catalog, ui
 
     console = ui.make_console()
@@ -553,11 +559,15 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
         exercises = catalog.load()
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "Hint for"))
-        shown = store.count_events(exercise.id, "hint")
-        number = min(shown + 1, len(exercise.hints))
-        if shown < len(exercise.hints):
+        mine = [event for event in store.events() if event["exercise_id"] == exercise.id]
+        shown = [int(e["detail"]) for e in mine if e["kind"] == "hint" and (e["detail"] or "").isdigit()]
+        last_check = next((e for e in reversed(mine) if e["kind"] == "failing"), None)
+        failing = json.loads(last_check["detail"]) if last_check and last_check["detail"] else []
+        number, task = catalog.next_hint(exercise, shown, failing)
+        if number not in shown:
             store.record_event(exercise.id, "hint", str(number))
-    ui.exercise_hint(console, exercise, number, last=number == len(exercise.hints), lang=_check_lang(lang))
+    ui.exercise_hint(console, exercise, number, task=task,
+                     last=len(set(shown) | {number}) == len(exercise.hints), lang=_check_lang(lang))
 
 
 @app.command()

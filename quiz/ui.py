@@ -531,8 +531,14 @@ def batch_table(console: Console, results, exercise_id: str) -> None:
     console.print(Text(f"{counts['pass']} passed · {counts['fail']} failed · {counts['error']} errors", style="muted"))
 
 
-def exercise_hint(console: Console, exercise, number: int, *, last: bool, lang: str = "en") -> None:
-    console.print(Text(f"Hint {number}/{len(exercise.hints)} for {exercise.id}: ", style="warn")
+def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: str | None = None,
+                  lang: str = "en") -> None:
+    if task:
+        about = (f"，关于 {task}（上次检查中第一个没通过的任务）" if lang == "zh"
+                 else f", about {task} (the first task that failed in your last check)")
+    else:
+        about = ""
+    console.print(Text(f"Hint {number}/{len(exercise.hints)} for {exercise.id}{about}: ", style="warn")
                   + Text(localize(exercise.hints[number - 1], lang)))
     if last:
         console.print(Text(f"That is the last hint. `torchprep solution {exercise.id} --force` shows the answer.",

@@ -76,6 +76,13 @@ def test_every_test_names_a_task_of_the_exercise(exercise):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_every_hint_is_about_a_task_of_the_exercise(exercise):
+    # `torchprep hint` shows the hints of the task that failed first; a hint without a task never comes first.
+    assert len(exercise.hint_tasks) == len(exercise.hints)
+    assert all(task in exercise.tasks for task in exercise.hint_tasks), exercise.hint_tasks
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_each_exercise_has_known_wrong_submissions(exercise):
     mutants = sorted((MUTANTS / exercise.id).glob("*.py"))
     assert len(mutants) >= MIN_MUTANTS, f"{exercise.id} has {len(mutants)} known-wrong submissions"

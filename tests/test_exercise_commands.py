@@ -43,12 +43,41 @@ def test_workspace_is_the_same_whatever_the_current_folder(cli, fixture_catalog,
 
 
 def test_hint_gives_the_next_one_each_time(cli, fixture_catalog):
-    assert "Hint 1/2 for adder: Python has an operator for that." in cli("hint", "adder").output
-    second = cli("hint", "adder").output
-    assert "Hint 2/2 for adder: return a + b" in second and "That is the last hint" in second
-    assert "Hint 2/2" in cli("hint", "adder").output
+    assert "Hint 1/3 for adder: Python has an operator for that." in cli("hint", "adder").output
+    assert "Hint 2/3 for adder: return a + b" in cli("hint", "adder").output
+    third = cli("hint", "adder").output
+    assert "Hint 3/3 for adder: return x * k" in third and "That is the last hint" in third
+    assert "Hint 3/3" in cli("hint", "adder").output
     assert "两数相加" not in cli("hint", "adder", "--lang", "zh").output
-    assert "return a + b" in cli("hint", "adder", "--lang", "zh").output
+    assert "return x * k" in cli("hint", "adder", "--lang", "zh").output
+
+
+def test_hint_is_about_the_first_task_that_failed_in_the_last_check(cli, fixture_catalog):
+    cli("check", "adder", "--file", FIXTURES / "submissions" / "wrong_scale.py", expect=1)
+    first = cli("hint", "adder").output
+    assert "Hint 3/3 for adder, about scale (the first task that failed in your last check)" in first
+    assert "return x * k" in first
+    assert "That is the last hint" not in first
+    # Nothing of scale is left: the next unseen hint, in order, and no claim about a task.
+    after = cli("hint", "adder").output
+    assert "Hint 1/3 for adder: Python has an operator for that." in after
+    cli("check", "adder", "--file", FIXTURES / "submissions" / "wrong_add.py", expect=1)
+    assert "Hint 2/3 for adder, about add" in cli("hint", "adder").output
+
+
+def test_next_hint_prefers_unseen_hints_of_failing_tasks():
+    from pathlib import Path
+
+    from quiz.catalog import Exercise, next_hint
+
+    exercise = Exercise(id="x", title={"en": "x"}, topic="tensors", difficulty=1, order=1, tasks=("a", "b"),
+                        summary={"en": "x"}, hints=({"en": "1"}, {"en": "2"}, {"en": "3"}, {"en": "4"}),
+                        references=(), folder=Path("."), hint_tasks=("a", "b", "a", "b"))
+    assert next_hint(exercise, [], ["b"]) == (2, "b")
+    assert next_hint(exercise, [2], ["b", "a"]) == (4, "b")
+    assert next_hint(exercise, [2, 4], ["b", "a"]) == (1, "a")
+    assert next_hint(exercise, [], []) == (1, None)
+    assert next_hint(exercise, [1, 2, 3, 4], ["a"]) == (4, None)
 
 
 def test_solution_only_after_passing_or_forced(cli, fixture_catalog, tmp_path, isolated):

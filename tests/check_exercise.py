@@ -17,10 +17,13 @@ from quiz import catalog
 from quiz.grading import runner
 
 MUTANTS = Path(__file__).resolve().parent / "mutants"
+VARIANTS = Path(__file__).resolve().parent / "variants"
 
 
 def cases(exercise) -> list[tuple[Path, str]]:
-    return ([(exercise.solution, "pass"), (exercise.starter, "fail")]
+    return ([(exercise.solution, "pass")]
+            + [(variant, "pass") for variant in sorted((VARIANTS / exercise.id).glob("*.py"))]
+            + [(exercise.starter, "fail")]
             + [(mutant, "fail") for mutant in sorted((MUTANTS / exercise.id).glob("*.py"))])
 
 

@@ -13,6 +13,7 @@ from quiz import catalog, paths, topics
 from quiz.grading import manifest, runner
 
 MUTANTS = Path(__file__).resolve().parent / "mutants"
+VARIANTS = Path(__file__).resolve().parent / "variants"  # correct solutions written differently: must pass
 MIN_MUTANTS = 5
 # Read without raising, so a broken catalog fails test_catalog_is_sound with its problems listed, instead of
 # failing collection of the whole module.
@@ -90,18 +91,20 @@ def test_each_exercise_has_known_wrong_submissions(exercise):
 
 def test_no_mutants_for_an_exercise_that_does_not_exist():
     assert {folder.name for folder in MUTANTS.iterdir() if folder.is_dir()} <= set(BY_ID)
+    assert {folder.name for folder in VARIANTS.iterdir() if folder.is_dir()} <= set(BY_ID)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_grading_is_honest(exercise):
-    """Through the real judge, in one batch per exercise: the reference passes, the starter and every
-    known-wrong submission fail."""
-    files = [exercise.solution, exercise.starter, *sorted((MUTANTS / exercise.id).glob("*.py"))]
+    """Through the real judge, in one batch per exercise: the reference and every correct solution written
+    differently (tests/variants/) pass, the starter and every known-wrong submission fail."""
+    variants = sorted((VARIANTS / exercise.id).glob("*.py"))
+    files = [exercise.solution, *variants, exercise.starter, *sorted((MUTANTS / exercise.id).glob("*.py"))]
     results = runner.grade_many(exercise, files, jobs=1, timeout=300)
     problems = []
     for file, result in zip(files, results, strict=True):
-        expected = "pass" if file == exercise.solution else "fail"
+        expected = "pass" if file == exercise.solution or file in variants else "fail"
         if result.status != expected or (expected == "pass" and result.passed != result.total):
             details = "\n".join(f"      {t.status:5} {t.name}: {t.message[:300]}" for t in result.tests
                                 if t.status not in ("pass", "skip"))

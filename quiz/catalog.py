@@ -268,3 +268,57 @@ def next_hint(exercise: Exercise, shown: Iterable[int], failing_tasks: Sequence[
         if number not in seen:
             return number, None
     return len(exercise.hints), None
+
+
+def code_lines(source: str) -> list[tuple[int, str]]:
+    """The source's lines without docstrings, comments and blank lines (trailing spaces cut): what a learner's
+    file and the reference are compared on, so a removed docstring or a different comment is no difference.
+    A file that does not parse is compared as it is, minus blank lines. Each line with its number in the file."""
+    import ast
+    import io
+    import tokenize
+
+    lines = source.splitlines()
+    drop: set[int] = set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [(number, line.rstrip()) for number, line in enumerate(lines, 1) if line.strip()]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                drop.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    kept = list(lines)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                row, column = token.start
+                kept[row - 1] = kept[row - 1][:column]
+    except (tokenize.TokenError, IndentationError):
+        pass
+    return [(number, line.rstrip()) for number, line in enumerate(kept, 1) if number not in drop and line.strip()]
+
+
+def code_diff(yours: str, reference: str) -> list[tuple[str, str]]:
+    """Your code against the reference's, docstrings and comments left out: (kind, line) pairs where kind is
+    "@" (a hunk's place), "-" (only yours), "+" (only the reference's) or " " (the same, as context)."""
+    import difflib
+
+    rows: list[tuple[str, str]] = []
+    mine, theirs = code_lines(yours), code_lines(reference)
+    a, b = [line for _, line in mine], [line for _, line in theirs]
+    for group in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_grouped_opcodes(2):
+        _, a0, _, b0, _ = group[0]
+        where_mine = f"your line {mine[a0][0]}" if a0 < len(mine) else "the end of your file"
+        where_theirs = f"the reference's line {theirs[b0][0]}" if b0 < len(theirs) else "the reference's end"
+        rows.append(("@", f"{where_mine}, {where_theirs}"))
+        for tag, a0, a1, b0, b1 in group:
+            if tag == "equal":
+                rows += [(" ", line) for line in a[a0:a1]]
+            else:
+                rows += [("-", line) for line in a[a0:a1]]
+                rows += [("+", line) for line in b[b0:b1]]
+    return rows

@@ -546,21 +546,32 @@ def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: 
 
 
 def solution_view(console: Console, exercise, user_file) -> None:
-    import difflib
+    """The reference, wrapped (never clipped) at the terminal's width, then your code against it with
+    docstrings and comments left out on both sides; through a pager when it is longer than the screen."""
+    from quiz import catalog
 
     reference = exercise.solution.read_text(encoding="utf-8")
-    console.print(Panel(Syntax(reference, "python", theme=SYNTAX_THEME, line_numbers=True,
-                               background_color="default"),
-                        title=f"Reference solution: {exercise.id}", title_align="left", box=box.ROUNDED))
+    parts: list = [Text(f"Reference solution: {exercise.id}", style="accent"),
+                   Syntax(reference, "python", theme=SYNTAX_THEME, line_numbers=True, word_wrap=True,
+                          background_color="default")]
     if user_file.is_file():
-        diff = "".join(difflib.unified_diff(user_file.read_text(encoding="utf-8").splitlines(keepends=True),
-                                            reference.splitlines(keepends=True),
-                                            fromfile=f"yours: {user_file}", tofile="reference"))
-        if diff:
-            console.print(Panel(Syntax(diff, "diff", theme=SYNTAX_THEME, background_color="default"),
-                                title="Your file → reference", title_align="left", box=box.ROUNDED))
+        rows = catalog.code_diff(user_file.read_text(encoding="utf-8"), reference)
+        parts.append(Text())
+        if rows:
+            parts.append(Text(f"Your code ({user_file}) against the reference, docstrings and comments left "
+                              "out: - yours, + the reference's", style="accent"))
+            styles = {"@": "muted", "-": "bad", "+": "ok", " ": ""}
+            for kind, line in rows:
+                parts.append(Text(f"{kind} {line}" if kind != "@" else f"@ {line}", style=styles[kind]))
         else:
-            console.print(Text("Your file is identical to the reference.", style="ok"))
+            parts.append(Text("Your code is the reference's, but for docstrings and comments.", style="ok"))
+    group = Group(*parts)
+    height = sum(len(console.render_lines(part, console.options, pad=False)) for part in parts)
+    if console.is_terminal and height > console.height:
+        with console.pager(styles=True):
+            console.print(group)
+    else:
+        console.print(group)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -86,15 +86,38 @@ def test_solution_only_after_passing_or_forced(cli, fixture_catalog, tmp_path, i
     assert "pass adder first" in result.output
     result = cli("solution", "adder", "--force")
     assert "Reference solution: adder" in result.output and "return a + b" in result.output
-    assert "Your file → reference" in result.output and "raise NotImplementedError" in result.output
+    assert "against the reference, docstrings and comments left out" in result.output
+    assert "- " in result.output and "raise NotImplementedError" in result.output
+    assert "+     return a + b" in result.output
     with Store.open(isolated) as store:
         assert store.count_events("adder", "revealed") == 1
     shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
     cli("check", "adder")
     result = cli("solution", "adder")
-    assert "identical to the reference" in result.output
+    assert "Your code is the reference's, but for docstrings and comments." in result.output
     with Store.open(isolated) as store:
         assert store.count_events("adder", "revealed") == 1
+
+
+def test_the_solution_diff_ignores_docstrings_and_comments_and_names_real_lines():
+    from quiz.catalog import code_diff, code_lines
+
+    reference = 'def f(x):\n    """Doc."""\n    # why\n    y = x + 1  # note\n    return y\n'
+    yours = "def f(x):\n\n    y = x + 1\n    return y\n"
+    assert [line for _, line in code_lines(reference)] == ["def f(x):", "    y = x + 1", "    return y"]
+    assert code_diff(yours, reference) == []
+    wrong = "def f(x):\n    y = x + 2\n    return y\n"
+    assert code_diff(wrong, reference) == [("@", "your line 1, the reference's line 1"), (" ", "def f(x):"),
+                                           ("-", "    y = x + 2"), ("+", "    y = x + 1"), (" ", "    return y")]
+    assert code_lines("def broken(:\n  # kept as it is\n") == [(1, "def broken(:"), (2, "  # kept as it is")]
+
+
+def test_solution_fits_80_columns(cli, tmp_path):
+    shutil.copy(Path(__file__).resolve().parents[1] / "tests" / "mutants" / "autograd" /
+                "fit_linear_forgets_zero_grad.py", tmp_path / "autograd.py")
+    result = cli("solution", "autograd", "--force", "--workspace", tmp_path)
+    assert "w.grad = None" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
 
 
 def test_reset_asks_and_keeps_a_backup(cli, fixture_catalog, tmp_path):

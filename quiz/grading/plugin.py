@@ -56,7 +56,47 @@ def _cut(text: str, limit: int) -> str:
 
 
 def test_name(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[-1]
+    """The test's name as the learner reads it: parameters by name (``[lr=0.05, steps=3, dtype=float64]``)
+    instead of pytest's ids (``[9-3-0.05-2-dtype0]``); set for every item at collection."""
+    return getattr(item, "_torchprep_name", None) or item.nodeid.split("::", 1)[-1]
+
+
+def _readable(value: object) -> str | None:
+    """A parameter's value in a few characters, or None when it has no short form."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value if len(value) <= 40 else None
+    import torch
+
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, (list, tuple)) and len(value) <= 8:
+        parts = [_readable(part) for part in value]
+        if all(part is not None for part in parts):
+            return "[" + ", ".join(parts) + "]" if isinstance(value, list) else "(" + ", ".join(parts) + ")"
+    return None
+
+
+def _name_items(items: list[pytest.Item]) -> None:
+    names = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        base = item.nodeid.split("::", 1)[-1]
+        if callspec is None or not callspec.params:
+            continue
+        parts = [(key, _readable(value)) for key, value in callspec.params.items() if key != "impl"]
+        if not parts or any(text is None for _, text in parts):
+            continue
+        names[item] = base.split("[", 1)[0] + "[" + ", ".join(f"{key}={text}" for key, text in parts) + "]"
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    for item, name in names.items():
+        if counts[name] == 1:  # pytest's own id where two would read the same
+            item._torchprep_name = name
 
 
 def _task_of(item: pytest.Item) -> str | None:
@@ -90,6 +130,7 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cuda_here = config.getoption("cuda") == "1"
+    _name_items(items)
     listed, kept = [], []
     for item in items:
         needs_cuda = item.get_closest_marker("cuda") is not None

@@ -20,6 +20,7 @@ import yaml
 from quiz import paths, topics
 from quiz.bank import Text, parse_text
 from quiz.errors import NotFound, QuizError
+from quiz.store import parse_time
 
 SUPPORTED_FORMAT = 1
 KEYS = {"format_version", "id", "title", "topic", "difficulty", "order", "tasks", "summary", "hints", "references"}
@@ -235,7 +236,7 @@ def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: It
         moments.append((attempt.attempted_at, attempt.exercise_id, "checked"))
     for event in events:
         if event["kind"] in ("started", "reset"):
-            moments.append((_parse_moment(event["at"]), event["exercise_id"], "started"))
+            moments.append((parse_time(event["at"]), event["exercise_id"], "started"))
     for exercise in exercises:
         try:
             mtime = workspace_file(exercise, workspace).stat().st_mtime
@@ -249,9 +250,16 @@ def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: It
     return by_id[exercise_id], why
 
 
-def _parse_moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def hint_history(events: Iterable[dict], exercise_id: str) -> tuple[list[int], list[str]]:
+    """From the progress events: the hints of an exercise already shown, and the tasks that failed in its
+    last check (recorded by `check` as a JSON list, in the order of the tests)."""
+    import json
+
+    mine = [event for event in events if event["exercise_id"] == exercise_id]
+    shown = [int(e["detail"]) for e in mine if e["kind"] == "hint" and (e["detail"] or "").isdigit()]
+    last_check = next((e for e in reversed(mine) if e["kind"] == "failing"), None)
+    failing = json.loads(last_check["detail"]) if last_check and last_check["detail"] else []
+    return shown, failing
 
 
 def next_hint(exercise: Exercise, shown: Iterable[int], failing_tasks: Sequence[str]) -> tuple[int, str | None]:
@@ -305,8 +313,6 @@ def code_lines(source: str) -> list[tuple[int, str]]:
 def code_diff(yours: str, reference: str) -> list[tuple[str, str]]:
     """Your code against the reference's, docstrings and comments left out: (kind, line) pairs where kind is
     "@" (a hunk's place), "-" (only yours), "+" (only the reference's) or " " (the same, as context)."""
-    import difflib
-
     rows: list[tuple[str, str]] = []
     mine, theirs = code_lines(yours), code_lines(reference)
     a, b = [line for _, line in mine], [line for _, line in theirs]

@@ -550,8 +550,6 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
          lang: str = LANG_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
     """The next hint: first for the first task that failed in your last check, from a nudge to nearly the
     answer."""
-    import json
-
     from quiz import catalog, ui
 
     console = ui.make_console()
@@ -559,10 +557,7 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
         exercises = catalog.load()
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "Hint for"))
-        mine = [event for event in store.events() if event["exercise_id"] == exercise.id]
-        shown = [int(e["detail"]) for e in mine if e["kind"] == "hint" and (e["detail"] or "").isdigit()]
-        last_check = next((e for e in reversed(mine) if e["kind"] == "failing"), None)
-        failing = json.loads(last_check["detail"]) if last_check and last_check["detail"] else []
+        shown, failing = catalog.hint_history(store.events(), exercise.id)
         number, task = catalog.next_hint(exercise, shown, failing)
         if number not in shown:
             store.record_event(exercise.id, "hint", str(number))

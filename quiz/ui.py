@@ -562,12 +562,12 @@ def solution_view(console: Console, exercise, user_file) -> None:
                               "out: - yours, + the reference's", style="accent"))
             styles = {"@": "muted", "-": "bad", "+": "ok", " ": ""}
             for kind, line in rows:
-                parts.append(Text(f"{kind} {line}" if kind != "@" else f"@ {line}", style=styles[kind]))
+                parts.append(Text(f"{kind} {line}", style=styles[kind]))
         else:
             parts.append(Text("Your code is the reference's, but for docstrings and comments.", style="ok"))
     group = Group(*parts)
-    height = sum(len(console.render_lines(part, console.options, pad=False)) for part in parts)
-    if console.is_terminal and height > console.height:
+    # Measured only on a terminal: piped output is never paged, so it is rendered once.
+    if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:
         with console.pager(styles=True):
             console.print(group)
     else:

@@ -11,6 +11,7 @@ Loaded with ``-p quiz.grading.plugin``; options ``--impl``, ``--stream-fd`` and 
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import random
 import sys
@@ -91,9 +92,7 @@ def _name_items(items: list[pytest.Item]) -> None:
         if not parts or any(text is None for _, text in parts):
             continue
         names[item] = base.split("[", 1)[0] + "[" + ", ".join(f"{key}={text}" for key, text in parts) + "]"
-    counts: dict[str, int] = {}
-    for name in names.values():
-        counts[name] = counts.get(name, 0) + 1
+    counts = collections.Counter(names.values())
     for item, name in names.items():
         if counts[name] == 1:  # pytest's own id where two would read the same
             item._torchprep_name = name

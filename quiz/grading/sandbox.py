@@ -252,6 +252,13 @@ def prepare(plan: Plan) -> Prepared:
     return Prepared(inputs, keep, closed)
 
 
+def _rebind_kept(keep: list[tuple[str, int, bool]], covered: list[str]) -> None:
+    """Bind back every kept path that lies below one of the ``covered`` folders."""
+    for path, fd, is_dir in keep:
+        if any(_under(path, folder) for folder in covered):
+            _bind_from_fd(fd, path, is_dir)
+
+
 def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     """In PID 1 of the new namespaces: hide, freeze and cap the world, then return the working folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -269,16 +276,12 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     for folder in hidden:
         if os.path.isdir(folder):  # not when an outer hidden folder (or /tmp) already took it away
             _hide(folder)
-    for path, fd, is_dir in prepared.keep:
-        if any(_under(path, folder) for folder in [*hidden, "/tmp"]):
-            _bind_from_fd(fd, path, is_dir)
+    _rebind_kept(prepared.keep, [*hidden, "/tmp"])
     # What that brought back below /tmp may hold a folder to hide (a workspace inside a clone in /tmp).
     again = [folder for folder in hidden if _under(folder, "/tmp") and os.path.isdir(folder)]
     for folder in again:
         _hide(folder)
-    for path, fd, is_dir in prepared.keep:
-        if any(_under(path, folder) for folder in again):
-            _bind_from_fd(fd, path, is_dir)
+    _rebind_kept(prepared.keep, again)
     for folder in plan.secrets:
         if os.path.isdir(folder):
             _hide(folder)

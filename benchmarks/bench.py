@@ -4,6 +4,7 @@
     python benchmarks/bench.py check     # one `torchprep check` against `python -c "import torch, pytest"`
     python benchmarks/bench.py report    # `torchprep report` on 2,000 answers
     python benchmarks/bench.py batch     # `torchprep grade` of 50 submissions, --jobs 2, against 50 checks
+    python benchmarks/bench.py watch     # a save under `torchprep watch` until its result, against `check`
     python benchmarks/bench.py all       # all but batch (minutes)
 
 Each command runs once to warm the caches, then RUNS times alternating with its baseline; the median, min and
@@ -106,6 +107,68 @@ def batch(env: dict, home: Path, count: int = 50) -> None:
           f"({sequential / count:.2f} s a submission)\n  ratio: {grade / sequential:.2f}\n")
 
 
+def watch(env: dict, home: Path) -> None:
+    """Under one `torchprep watch tensor_ops`, save the file RUNS times (the reference and a known-wrong
+    submission in turn) and time each save until the verdict line is printed; against a cold `torchprep check`
+    of the same files, whose --json says how long the tests themselves ran."""
+    import json
+    import queue
+    import threading
+
+    workspace = home / "ws"
+    workspace.mkdir(exist_ok=True)
+    target = workspace / "tensor_ops.py"
+    sources = [ROOT / "solutions" / "tensor_ops.py",
+               sorted((ROOT / "tests" / "mutants" / "tensor_ops").glob("*.py"))[0]]
+    target.write_bytes(sources[1].read_bytes())
+    cold, tests_s = [], []
+    for index in range(RUNS + 1):
+        probe = home / f"probe{index % 2}.py"
+        probe.write_bytes(sources[index % 2].read_bytes())
+        start = time.perf_counter()
+        completed = subprocess.run(TORCHPREP + ["check", "tensor_ops", "--file", str(probe), "--json"], env=env,
+                                   capture_output=True, text=True, cwd=ROOT)
+        if index:  # the first one records the reference stream
+            cold.append(time.perf_counter() - start)
+            tests_s.append(json.loads(completed.stdout)["tests_s"])
+    process = subprocess.Popen(TORCHPREP + ["watch", "tensor_ops"], env=env, cwd=ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+
+    def verdict(timeout: float = 120) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            line = lines.get(timeout=timeout)
+            if line.startswith(("PASS", "FAIL", "ERROR")):
+                return time.perf_counter()
+        sys.exit("watch printed no verdict")
+
+    started = time.perf_counter()
+    verdict()
+    first = time.perf_counter() - started
+    warm = []
+    for index in range(RUNS):
+        time.sleep(0.5)
+        saved = time.perf_counter()
+        target.write_bytes(sources[index % 2].read_bytes())
+        warm.append(verdict() - saved)
+    process.stdin.write("q\n")
+    process.stdin.flush()
+    process.wait(timeout=30)
+    median_tests = statistics.median(tests_s)
+    print(f"torchprep watch tensor_ops: a save until its verdict is printed ({RUNS} saves)\n"
+          f"  watch, after a save:  median {statistics.median(warm) * 1000:6.0f} ms  (min {min(warm) * 1000:.0f}, "
+          f"max {max(warm) * 1000:.0f})\n"
+          f"  the tests themselves: median {median_tests * 1000:6.0f} ms  (what the runs report)\n"
+          f"  watch's own cost:     median {(statistics.median(warm) - median_tests) * 1000:6.0f} ms  "
+          f"(after a save, less the tests)\n"
+          f"  cold torchprep check: median {statistics.median(cold) * 1000:6.0f} ms  (min {min(cold) * 1000:.0f}, "
+          f"max {max(cold) * 1000:.0f}), same files\n"
+          f"  watch's start, to its first verdict: {first * 1000:.0f} ms\n"
+          f"  ratio watch/check (medians): {statistics.median(warm) / statistics.median(cold):.2f}\n")
+
+
 def fill_history(home: Path, answers: int = 2_000) -> None:
     """A plausible history: answers spread over the last 60 days on the built-in questions, and their cards."""
     sys.path.insert(0, str(ROOT))
@@ -150,6 +213,8 @@ def main() -> None:
             report(env, home)
         if which == "batch":
             batch(env, home)
+        if which == "watch":
+            watch(env, home)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import yaml
 from quiz import paths, topics
 from quiz.bank import Text, parse_text
 from quiz.errors import NotFound, QuizError
-from quiz.store import parse_time
+from quiz.store import Attempt, parse_time, utcnow
 
 SUPPORTED_FORMAT = 1
 KEYS = {"format_version", "id", "title", "topic", "difficulty", "order", "tasks", "summary", "hints", "references"}
@@ -248,6 +248,17 @@ def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: It
         return None
     _, exercise_id, why = max(moments, key=lambda moment: moment[0])
     return by_id[exercise_id], why
+
+
+def record_check(store, result) -> None:
+    """Keep a grading of the workspace file (by `check` or `watch`): the attempt, and which tasks failed in
+    the order of the tests, which `hint` targets first."""
+    import json
+
+    store.record_attempt(Attempt(result.exercise, result.status, result.passed, result.total, utcnow(),
+                                 result.duration_s, result.submission_sha256))
+    failing = list(dict.fromkeys(t.task for t in result.tests if t.status in ("fail", "error") and t.task))
+    store.record_event(result.exercise, "failing", json.dumps(failing))
 
 
 def hint_history(events: Iterable[dict], exercise_id: str) -> tuple[list[int], list[str]]:

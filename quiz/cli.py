@@ -409,19 +409,32 @@ def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID
     ui.exercise_started(console, exercise, path, created, _check_lang(lang))
 
 
-def _current_exercise(console, store, exercises, workspace, verb: str):
+CURRENT_WORDS = {
+    "en": {"first": "{verb} {id}, the first exercise not passed yet.",
+           "last": "{verb} {id}, the exercise you last {why} (name another: `torchprep {command} ID`).",
+           "started": "started", "checked": "checked", "edited": "edited"},
+    "zh": {"first": "{verb} {id}：第一个还没通过的练习。",
+           "last": "{verb} {id}：你最近{why}的练习（换一个：`torchprep {command} ID`）。",
+           "started": "开始", "checked": "检查", "edited": "编辑"},
+}
+CURRENT_VERBS = {"check": ("Check", "检查"), "hint": ("Hint for", "提示"), "solution": ("Solution of", "参考答案"),
+                 "watch": ("Watching", "监视")}
+
+
+def _current_exercise(console, store, exercises, workspace, command: str, lang: str = "en"):
     """The exercise a bare command acts on: the one last started, checked or edited (said on screen), else
     the first not passed yet."""
     from quiz import catalog, ui
 
+    words = CURRENT_WORDS[lang]
+    verb = CURRENT_VERBS[command][lang == "zh"]
     found = catalog.last_worked_on(exercises, store.attempts(), store.events(), _workspace(workspace))
     if found is None:
         exercise = _first_unpassed(store, exercises)
-        ui.plain(console, f"{verb} {exercise.id}, the first exercise not passed yet.", "muted")
+        ui.plain(console, words["first"].format(verb=verb, id=exercise.id), "muted")
         return exercise
     exercise, why = found
-    ui.plain(console, f"{verb} {exercise.id}, the exercise you last {why} (name another: "
-                      f"`torchprep {verb.split()[0].lower()} ID`).", "muted")
+    ui.plain(console, words["last"].format(verb=verb, id=exercise.id, why=words[why], command=command), "muted")
     return exercise
 
 
@@ -441,8 +454,9 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
     memory: float = MEMORY_OPTION,
-    verbose: bool = typer.Option(False, "--verbose", help="Also say which sandbox the grading ran in."),
+    verbose: bool = typer.Option(False, "--verbose", help="Every test with its message, and the sandbox used."),
     workspace: Path | None = WORKSPACE_OPTION,
+    lang: str = LANG_OPTION,
 ) -> None:
     """Grade your solution with the exercise's tests, test by test. Exit 0 when every test passes.
 
@@ -453,7 +467,6 @@ def check(
 
     from quiz import catalog, ui
     from quiz.grading import runner
-    from quiz.store import Attempt, utcnow
 
     console = ui.make_console()
     exercises = catalog.load()
@@ -461,23 +474,66 @@ def check(
         if exercise_id:
             exercise = catalog.get(exercise_id, exercises)
         else:
-            exercise = _current_exercise(ui.make_console(stderr=as_json), store, exercises, workspace, "Check")
+            exercise = _current_exercise(ui.make_console(stderr=as_json), store, exercises, workspace, "check",
+                                         _check_lang(lang))
         submission = file or catalog.workspace_file(exercise, _workspace(workspace))
         if not as_json:
-            ui.plain(console, f"Checking {exercise.id} ({submission}) ...", "muted")
+            ui.plain(console, (f"正在检查 {exercise.id}（{submission}）……" if lang == "zh"
+                               else f"Checking {exercise.id} ({submission}) ..."), "muted")
         result = runner.grade(exercise, submission, timeout=timeout, memory_gib=memory, home=_state(ctx).home)
         if submission.is_file():
-            store.record_attempt(Attempt(exercise.id, result.status, result.passed, result.total, utcnow(),
-                                         result.duration_s, result.submission_sha256))
-            # Which tasks failed, in the order of the tests: `hint` targets the first of them.
-            failing = list(dict.fromkeys(t.task for t in result.tests if t.status in ("fail", "error") and t.task))
-            store.record_event(exercise.id, "failing", json.dumps(failing))
+            catalog.record_check(store, result)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        ui.grade_result(console, result, verbose=verbose)
+        ui.grade_result(console, result, verbose=verbose, lang=_check_lang(lang))
     if result.status != "pass":
         raise typer.Exit(1)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
+    memory: float = MEMORY_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+    lang: str = LANG_OPTION,
+) -> None:
+    """Check your file again every time you save it: h shows a hint, r checks again, q quits.
+
+    One grader stays up while you work (torch is imported once), so a check after a save costs about the
+    time of the tests themselves. Every check is kept, as with `torchprep check`.
+    """
+    from quiz import catalog, ui, watch as watching
+    from quiz.grading import runner
+
+    lang = _check_lang(lang)
+    console = ui.make_console()
+    exercises = catalog.load()
+    with _open_store(ctx, ui.make_console(stderr=True)) as store:
+        exercise = (catalog.get(exercise_id, exercises) if exercise_id
+                    else _current_exercise(console, store, exercises, workspace, "watch", lang))
+        path = catalog.workspace_file(exercise, _workspace(workspace))
+
+        def next_hint():
+            shown, failing = catalog.hint_history(store.events(), exercise.id)
+            number, task = catalog.next_hint(exercise, shown, failing)
+            if number not in shown:
+                store.record_event(exercise.id, "hint", str(number))
+            return number, task, len(set(shown) | {number}) == len(exercise.hints)
+
+        def keep(result):
+            if result.submission_sha256 is not None:
+                catalog.record_check(store, result)
+
+        view = ui.WatchView(console, exercise, path, lang, next_hint=next_hint)
+        view.starting()
+        with runner.WarmJudge(home=_state(ctx).home, timeout=timeout, memory_gib=memory) as judge, \
+                ui.key_reader() as read_key:
+            if not judge.wait_ready():
+                raise UsageError("the grader did not start: run `torchprep check` to see why")
+            watching.run(exercise, path, grader=judge, ui=view, read_key=read_key, on_graded=keep)
 
 
 GRADE_FORMATS = ("table", "json", "csv", "junit")
@@ -556,7 +612,7 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
     with _open_store(ctx, console) as store:
         exercises = catalog.load()
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
-                    else _current_exercise(console, store, exercises, workspace, "Hint for"))
+                    else _current_exercise(console, store, exercises, workspace, "hint", _check_lang(lang)))
         shown, failing = catalog.hint_history(store.events(), exercise.id)
         number, task = catalog.next_hint(exercise, shown, failing)
         if number not in shown:
@@ -579,7 +635,7 @@ def solution(
     with _open_store(ctx, console) as store:
         exercises = catalog.load()
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
-                    else _current_exercise(console, store, exercises, workspace, "Solution of"))
+                    else _current_exercise(console, store, exercises, workspace, "solution"))
         passed = any(a.status == "pass" for a in store.attempts(exercise.id))
         if not passed and not force:
             raise UsageError(f"pass {exercise.id} first (`torchprep check {exercise.id}`), or see the solution now "

@@ -17,6 +17,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.cells import cell_len
 from rich.text import Text
 from rich.theme import Theme
 
@@ -423,15 +424,53 @@ def _by_task(tests) -> dict[str, list]:
     return groups
 
 
-def grade_result(console: Console, result, *, verbose: bool = False) -> None:
+NOT_YET = "not implemented yet"  # how compare.py begins the message for a NotImplementedError
+CHECK_WORDS = {
+    "en": {
+        "sandbox": "Sandbox: {how}", "all": "  {n}/{n} tests", "gpu": ", {k} more {verb} a CUDA GPU",
+        "needs": "needs", "need": "need", "some": "  {p}/{n} tests passed",
+        "more": "    +{k} more failing in {task} (--verbose shows them)",
+        "pass": "PASS  {p}/{t} tests", "fail": "FAIL  {p}/{t} tests passed", "error": "ERROR  ",
+        "not_here": "  ({t} of {all} checked; {k} {verb} a CUDA GPU and {was} not checked here)",
+        "was": "was", "were": "were", "seconds": "  {s:.1f} s",
+        "next_fail": "Next: fix {task} and check again; stuck? `torchprep hint {id}` shows the next hint.",
+        "next_error": "Stuck? `torchprep hint {id}` shows the next hint.",
+        "next_pass": "Next: `torchprep solution {id}` to compare with the reference, or `torchprep exercise "
+                     "list` for the next exercise.",
+        "watch_fail": "Next: fix {task} and save; h shows the next hint for it.",
+        "watch_error": "Next: fix it and save; h shows the next hint.",
+        "watch_pass": "All passed. q quits; then `torchprep solution {id}` compares with the reference.",
+    },
+    "zh": {
+        "sandbox": "沙箱：{how}", "all": "  {n}/{n} 个测试", "gpu": "，另有 {k} 个需要 CUDA GPU",
+        "needs": "", "need": "", "some": "  通过 {p}/{n} 个测试",
+        "more": "    {task} 还有 {k} 个测试没通过（--verbose 全部列出）",
+        "pass": "通过  {p}/{t} 个测试", "fail": "未通过  通过 {p}/{t} 个测试", "error": "出错  ",
+        "not_here": "  （检查了 {all} 个中的 {t} 个；{k} 个需要 CUDA GPU，本机没有检查）",
+        "was": "", "were": "", "seconds": "  {s:.1f} 秒",
+        "next_fail": "下一步：修好 {task} 再检查一次；卡住了？`torchprep hint {id}` 给出下一条提示。",
+        "next_error": "卡住了？`torchprep hint {id}` 给出下一条提示。",
+        "next_pass": "下一步：`torchprep solution {id}` 对照参考答案，或用 `torchprep exercise list` 选下一个练习。",
+        "watch_fail": "下一步：修好 {task} 并保存；按 h 看它的下一条提示。",
+        "watch_error": "下一步：改好后保存；按 h 看下一条提示。",
+        "watch_pass": "全部通过。按 q 退出，再用 `torchprep solution {id}` 对照参考答案。",
+    },
+}
+
+
+def grade_result(console: Console, result, *, verbose: bool = False, lang: str = "en", watching: bool = False
+                 ) -> None:
     """One screen: a line per task that passed, the first failure of each task that did not (in full), a
-    summary line of every task and the next step. ``verbose``: every test and every message."""
+    summary line of every task and the next step. ``verbose``: every test and every message. ``watching``:
+    the next step is said in `torchprep watch`'s keys."""
+    words = CHECK_WORDS.get(lang, CHECK_WORDS["en"])
     for note in result.notes:
         console.print(Text("! " + note, style="warn"))
     if verbose and result.isolation:
-        console.print(Text(f"Sandbox: {result.isolation}", style="muted"))
+        console.print(Text(words["sandbox"].format(how=result.isolation), style="muted"))
     groups = _by_task(result.tests)
     summary = []
+    blocks: list[tuple[bool, list[Text], list[Text]]] = []  # per task: failing?, its full block, one line
     for task, tests in groups.items():
         checked = [t for t in tests if t.status != "skip"]
         wrong = [t for t in checked if t.status != "pass"]
@@ -440,23 +479,42 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
                 console.print(_test_line(test))
                 _message(console, test)
         elif not wrong:
-            line = Text("✓ ", style="ok") + Text(task) + Text(f"  {len(checked)}/{len(checked)} tests", style="muted")
+            line = Text("✓ ", style="ok") + Text(task) + Text(words["all"].format(n=len(checked)), style="muted")
             if len(checked) < len(tests):
                 gpu_only = len(tests) - len(checked)
-                line.append(f", {gpu_only} more {'needs' if gpu_only == 1 else 'need'} a CUDA GPU", style="muted")
-            console.print(line)
+                line.append(words["gpu"].format(k=gpu_only, verb=words["needs" if gpu_only == 1 else "need"]),
+                            style="muted")
+            blocks.append((False, [line], [line]))
         else:
             first = wrong[0]
-            console.print(Text("✗ ", style="bad") + Text(task) +
-                          Text(f"  {len(checked) - len(wrong)}/{len(checked)} tests passed", style="muted"))
-            console.print(Text(_indented(first.name, console.width, "  "), style="muted"))
-            _message(console, first)
+            head = (Text("✗ ", style="bad") + Text(task) +
+                    Text(words["some"].format(p=len(checked) - len(wrong), n=len(checked)), style="muted"))
+            full = [head.copy(), Text(_indented(first.name, console.width, "  "), style="muted")]
+            if first.message:
+                full.append(Text(_indented(first.message.strip()[:1500], console.width)))
             if len(wrong) > 1:
-                console.print(Text(f"    +{len(wrong) - 1} more failing in {task} (--verbose shows them)",
-                                   style="muted"))
+                full.append(Text(words["more"].format(k=len(wrong) - 1, task=task), style="muted"))
+            gist = first.message.strip().splitlines()[0] if first.message.strip() else ""
+            if gist.startswith(NOT_YET):
+                gist = NOT_YET
+            head.append(": " if lang == "en" else "：", style="muted")
+            room = max(10, console.width - head.cell_len - 1)
+            head.append(_shorten(gist, room) if cell_len(gist) > room else gist)
+            blocks.append((True, full, [head]))
         if checked:
             summary.append((task, len(wrong)))
-    if len(summary) > 1:
+    # Every failing task in full while the screen has room; else the first in full and each other one a
+    # line, so that the summary line and the next step stay on the screen.
+    height = console.size.height if console.is_terminal else 24
+    full_rows = sum(len(console.render_lines(line)) for _, full, _ in blocks for line in full)
+    tight = full_rows + 7 > height
+    shown_full = False
+    for failing_block, full, short in blocks:
+        lines = short if tight and failing_block and shown_full else full
+        shown_full = shown_full or failing_block
+        for line in lines:
+            console.print(line)
+    if len(summary) > 1 and any(wrong for _, wrong in summary):
         console.print()
         line = Text()
         for index, (task, wrong) in enumerate(summary):
@@ -465,28 +523,127 @@ def grade_result(console: Console, result, *, verbose: bool = False) -> None:
             line.append(f"{task} ✓" if not wrong else f"{task} ✗ {wrong}", style="ok" if not wrong else "bad")
         console.print(line)
     if result.status == "pass":
-        verdict = Text(f"PASS  {result.passed}/{result.total} tests", style="ok")
+        verdict = Text(words["pass"].format(p=result.passed, t=result.total), style="ok")
     elif result.status == "fail":
-        verdict = Text(f"FAIL  {result.passed}/{result.total} tests passed", style="bad")
+        verdict = Text(words["fail"].format(p=result.passed, t=result.total), style="bad")
     else:
-        verdict = Text("ERROR  ", style="bad") + Text(result.message)
+        verdict = Text(words["error"], style="bad") + Text(result.message)
     if result.skipped:
         one = result.skipped == 1
-        verdict.append(f"  ({result.total} of {result.total + result.skipped} checked; {result.skipped} "
-                       f"{'needs' if one else 'need'} a CUDA GPU and {'was' if one else 'were'} not checked here)",
-                       style="muted")
-    verdict.append(f"  {result.duration_s:.1f} s", style="muted")
+        verdict.append(words["not_here"].format(t=result.total, all=result.total + result.skipped, k=result.skipped,
+                                                verb=words["needs" if one else "need"],
+                                                was=words["was" if one else "were"]), style="muted")
+    verdict.append(words["seconds"].format(s=result.duration_s), style="muted")
     console.print()
     console.print(verdict)
     failing = next((task for task, wrong in summary if wrong), None)
+    prefix = "watch_" if watching else "next_"
     if result.status == "fail" and failing:
-        console.print(Text(f"Next: fix {failing} and check again; stuck? `torchprep hint {result.exercise}` "
-                           "shows the next hint.", style="muted"))
+        step = words[prefix + "fail"].format(task=failing, id=result.exercise)
     elif result.status != "pass":
-        console.print(Text(f"Stuck? `torchprep hint {result.exercise}` shows the next hint.", style="muted"))
+        step = words[prefix + "error"].format(id=result.exercise)
     else:
-        console.print(Text(f"Next: `torchprep solution {result.exercise}` to compare with the reference, or "
-                           "`torchprep exercise list` for the next exercise.", style="muted"))
+        step = words[prefix + "pass"].format(id=result.exercise)
+    console.print(Text(step, style="muted"))
+
+
+WATCH_WORDS = {
+    "en": {"header": "watch · {id} · {path}", "keys": "Save to check again · h hint · r re-check · q quit",
+           "grading": "Checking {id} ...", "missing": "There is no file at {path} yet: `torchprep start {id}` "
+           "creates it. Waiting for it (q quits).", "starting": "Starting the grader (torch loads once) ..."},
+    "zh": {"header": "watch · {id} · {path}", "keys": "保存即重新检查 · h 提示 · r 再查一次 · q 退出",
+           "grading": "正在检查 {id} ……", "missing": "{path} 还不存在：`torchprep start {id}` 会创建它。"
+           "正在等待（按 q 退出）。", "starting": "正在启动评分进程（torch 只加载一次）……"},
+}
+
+
+class WatchView:
+    """The watch screen: cleared and drawn again for every result, the keys always on its last line."""
+
+    def __init__(self, console: Console, exercise, path, lang: str = "en", *, next_hint=None):
+        self.console, self.exercise, self.path, self.lang = console, exercise, path, lang
+        self.words = WATCH_WORDS.get(lang, WATCH_WORDS["en"])
+        self.next_hint = next_hint  # () -> (number, task, last): picks and records the next hint
+        self.last = None
+        self.hints: list[tuple[int, str | None, bool]] = []
+
+    def _say(self, key: str, style: str = "muted") -> None:
+        self.console.print(Text(self.words[key].format(id=self.exercise.id, path=self.path), style=style))
+
+    def starting(self) -> None:
+        self._say("starting")
+
+    def _draw(self) -> None:
+        if self.console.is_terminal:
+            self.console.clear()
+        self._say("header", "accent")
+        grade_result(self.console, self.last, lang=self.lang, watching=True)
+        for number, task, last in self.hints:
+            self.console.print()
+            exercise_hint(self.console, self.exercise, number, task=task, last=last, lang=self.lang)
+        self._say("keys", "key")
+
+    def grading(self) -> None:
+        self._say("grading")
+
+    def missing(self) -> None:
+        if self.console.is_terminal:
+            self.console.clear()
+        self._say("missing", "warn")
+
+    def result(self, result) -> None:
+        self.last, self.hints = result, []
+        self._draw()
+
+    def hint(self) -> None:
+        if self.next_hint is not None and self.last is not None:
+            self.hints = [self.next_hint()]
+            self._draw()
+
+
+@contextlib.contextmanager
+def key_reader():
+    """Yields ``read_key(timeout)``: one key from a terminal in cbreak mode (no Enter needed, restored on the
+    way out), or the first letter of each line of piped input; "" once piped input has ended."""
+    import select
+
+    stream = sys.stdin
+    if not stream.isatty():
+        ended = False
+
+        def read_line(timeout: float):
+            nonlocal ended
+            if ended:
+                return ""
+            ready, _, _ = select.select([stream], [], [], timeout)
+            if not ready:
+                return None
+            line = stream.readline()
+            if not line:
+                ended = True
+                return ""
+            return line.strip()[:1].lower() or None
+
+        yield read_line
+        return
+    import termios
+    import tty
+
+    fd = stream.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+
+        def read_key(timeout: float):
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                return None
+            key = os.read(fd, 32).decode("utf-8", "replace")
+            return key[:1].lower() or None
+
+        yield read_key
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 @contextlib.contextmanager
@@ -533,16 +690,18 @@ def batch_table(console: Console, results, exercise_id: str) -> None:
 
 def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: str | None = None,
                   lang: str = "en") -> None:
-    if task:
-        about = (f"，关于 {task}（上次检查中第一个没通过的任务）" if lang == "zh"
-                 else f", about {task} (the first task that failed in your last check)")
+    total = len(exercise.hints)
+    if lang == "zh":
+        about = f"，关于 {task}（上次检查中第一个没通过的任务）" if task else ""
+        head = f"{exercise.id} 的提示 {number}/{total}{about}："
+        tail = f"这是最后一条提示。`torchprep solution {exercise.id} --force` 可以直接看答案。"
     else:
-        about = ""
-    console.print(Text(f"Hint {number}/{len(exercise.hints)} for {exercise.id}{about}: ", style="warn")
-                  + Text(localize(exercise.hints[number - 1], lang)))
+        about = f", about {task} (the first task that failed in your last check)" if task else ""
+        head = f"Hint {number}/{total} for {exercise.id}{about}: "
+        tail = f"That is the last hint. `torchprep solution {exercise.id} --force` shows the answer."
+    console.print(Text(head, style="warn") + Text(localize(exercise.hints[number - 1], lang)))
     if last:
-        console.print(Text(f"That is the last hint. `torchprep solution {exercise.id} --force` shows the answer.",
-                           style="muted"))
+        console.print(Text(tail, style="muted"))
 
 
 def solution_view(console: Console, exercise, user_file) -> None:

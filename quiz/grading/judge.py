@@ -1,7 +1,8 @@
 """The trusted judge: grades submissions in sandboxes and compares what they observed with the reference.
 
 Started by torchprep as ``python -m quiz.grading.judge`` with a job (JSON) on stdin; writes progress and
-results, one JSON object a line, on stdout. It is the only process that imports torch *and* decides a
+results, one JSON object a line, on stdout. With ``--serve`` (``torchprep watch``) it stays up and grades one
+job per line of stdin until stdin closes, so a re-grade costs the tests, not the import of torch. It is the only process that imports torch *and* decides a
 verdict, and no submission code ever runs in it: each submission runs in a sandboxed child forked from a
 clean zygote (see sandbox.py and zygote.py) and reports an observation stream; the reference's stream is
 recorded the same way once and cached under (exercise, tests, reference, grading code, torch version, CUDA)
@@ -36,6 +37,9 @@ INI = PACKAGE / "pytest.ini"
 GRADING_CODE = ("plugin.py", "scenario.py", "stream.py", "compare.py", "judge.py", "pytest.ini")
 REFERENCE_TIMEOUT_S = 600
 PRELOAD = ("torch", "torch.testing", "torch._dynamo", "pytest", "quiz.grading.plugin", "numpy")
+
+
+_REMEMBERED: dict[str, list[dict]] = {}  # the last reference stream read, by its key
 
 
 class JobError(Exception):
@@ -131,7 +135,7 @@ class Judge:
         with self._lock:
             self._runs += 1
             number = self._runs
-        folder = self.scratch / f"run-{number}"
+        folder = self.scratch / f"{self.token}-run-{number}"  # a served judge shares one scratch folder
         work = folder / "work"
         work.mkdir(parents=True)
         test_file = f"test_{self.job['exercise']}.py"
@@ -170,6 +174,14 @@ class Judge:
 
     def reference_stream(self, sources: dict[str, bytes]) -> tuple[list[dict], str]:
         key = reference_key(self.job, sources, self.cuda)
+        if key in _REMEMBERED:  # a served judge (watch) grades the same exercise again and again
+            return _REMEMBERED[key], "remembered"
+        records, how = self._reference_stream(key, sources)
+        _REMEMBERED.clear()
+        _REMEMBERED[key] = records
+        return records, how
+
+    def _reference_stream(self, key: str, sources: dict[str, bytes]) -> tuple[list[dict], str]:
         cached = self.cache / "reference" / f"{key}.stream"
         if cached.is_file():
             records, problem = stream.read_records(cached)
@@ -209,7 +221,10 @@ class Judge:
 
         def result(status: str, message: str, tests: list[TestResult], isolation: str = "") -> GradeResult:
             return GradeResult(exercise, status, message, tuple(tests), round(time.monotonic() - started, 3),
-                               str(submission_path), digest, isolation=isolation, notes=tuple(notes))
+                               str(submission_path), digest, isolation=isolation, notes=tuple(notes),
+                               tests_s=round(tests_s, 4))
+
+        tests_s = 0.0
 
         session = next(r for r in reference if r.get("kind") == "session")
         listed = [(name, task, needs_cuda) for name, task, needs_cuda in session["tests"]]
@@ -217,6 +232,9 @@ class Judge:
         if outcome is None:
             return result("error", notes[-1] if notes else "not graded", [])
         isolation = outcome["isolation"]
+        # What the run says its tests took (its own word, only ever shown as a timing, never graded).
+        tests_s = sum(r["duration_s"] for r in outcome["records"] if r.get("kind") == "test"
+                      and type(r.get("duration_s")) in (int, float) and 0 <= r["duration_s"] < 1e6)
         got: dict[str, dict] = {}
         duplicate = None
         sub_session = None
@@ -381,7 +399,8 @@ def preload() -> None:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.read())
+    serve = "--serve" in sys.argv[1:]
+    job = None if serve else json.loads(sys.stdin.read())
     sandbox.die_with_parent()
     preload()
     from quiz.grading.zygote import Zygote
@@ -401,12 +420,17 @@ def main() -> int:
 
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, stop)
-    judge = Judge(job, zygote, emit)
     try:
-        results = judge.grade(list(job["submissions"]))
-        emit({"results": [result.to_json() for result in results]})
+        jobs = (json.loads(line) for line in sys.stdin if line.strip()) if serve else [job]
+        emit({"ready": True})
+        for one in jobs:
+            judge = Judge(one, zygote, emit)
+            try:
+                results = judge.grade(list(one["submissions"]))
+                emit({"results": [result.to_json() for result in results]})
+            finally:
+                judge.close()
     finally:
-        judge.close()
         zygote.close()
     return 0
 

@@ -176,8 +176,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if numpy is not None:
         numpy.random.seed(0)
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if torch is not None and item.config.getoption("cuda") == "1":
         torch.manual_seed(0)
+    elif torch is not None:
+        # No GPU: the CPU generator is all torch.manual_seed would seed now, and it would also queue a
+        # lazy CUDA seeding with a formatted stack each time (a few ms per test, the most of a quick test).
+        torch.random.default_generator.manual_seed(0)
     scenario._current = []
     item._torchprep_started = time.monotonic()
 

@@ -33,6 +33,7 @@ class GradeResult:
     version: int = RESULTS_VERSION
     isolation: str = ""  # which sandbox was in force for the submission's run
     notes: tuple[str, ...] = ()  # what the judge wants the user to know (the catalog changed on disk, ...)
+    tests_s: float = 0.0  # the time the submission's run says its tests took (a timing, never a verdict)
 
     @property
     def passed(self) -> int:

@@ -12,6 +12,7 @@ answers ``{"started": id, "pid": waiter_pid, "isolation": ...}`` and later ``{"e
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -120,6 +121,11 @@ def serve(channel: socket.socket) -> None:
     if sandbox.supported():
         sandbox._c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run come back here, to be reaped
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Everything imported so far (torch, pytest) moves to the collector's permanent generation: a run's
+    # gc.collect() then scans only what the run made. pytest collects five times at its end, and over
+    # torch's heap that alone cost a second of every run, longer than most exercises' tests.
+    gc.collect()
+    gc.freeze()
     waiters: dict[int, int] = {}
     # Requests are read into a buffer of our own: two requests can arrive in one read, and a buffered file
     # over the socket would hold the second where select() cannot see it, leaving that run unstarted.

@@ -27,12 +27,12 @@ QUESTION_TYPES = ("choice", "multi", "output", "bug", "open")
 FILE_KEYS = {"format_version", "topic", "questions"}
 QUESTION_KEYS = {
     "id", "type", "topic", "difficulty", "tags", "prompt", "code", "choices", "answer", "key_points",
-    "model_answer", "explanation", "hints", "references", "source", "verify",
+    "model_answer", "explanation", "hints", "references", "source", "verify", "fix", "check",
 }
-CHOICE_KEYS = {"text", "correct", "why"}
+CHOICE_KEYS = {"text", "correct", "why", "claim"}
 # Fields that only make sense for some types; anywhere else they are a mistake, not a harmless extra.
 TYPE_ONLY = {"choices": {"choice", "multi"}, "answer": {"output", "bug"},
-             "key_points": {"open"}, "model_answer": {"open"}}
+             "key_points": {"open"}, "model_answer": {"open"}, "fix": {"bug"}, "check": {"bug"}}
 TYPE_REQUIRES = {"choice": ("choices",), "multi": ("choices",), "output": ("code", "answer"),
                  "bug": ("code", "answer"), "open": ("key_points", "model_answer")}
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -54,6 +54,7 @@ class Choice:
     text: Text
     correct: bool
     why: Text | None = None
+    claim: str | None = None  # Python asserting what the choice says: must pass when correct, fail when not
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,16 @@ class Question:
     references: tuple[str, ...] = ()
     source: str | None = None
     verify: str | None = None
+    fix: tuple[tuple[int, str], ...] = ()  # bug questions: (line, its corrected text), one per wrong line
+    check: str | None = None  # bug questions: Python run after the code; fails on the bug, passes once fixed
     file: str = ""
     line: int = 0
+
+    def fixed_code(self) -> str | None:
+        """``code`` with each wrong line replaced by its fix, indented as the line it replaces."""
+        if not self.code or not self.fix:
+            return None
+        return apply_fix(self.code, dict(self.fix))
 
     def texts(self) -> Iterable[Text]:
         """Every translatable text of the question, for language coverage."""
@@ -90,6 +99,18 @@ class Question:
         if self.model_answer:
             yield self.model_answer
         yield from self.hints
+
+
+def apply_fix(code: str, fix: Mapping[int, str]) -> str:
+    lines = code.splitlines()
+    out: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if number not in fix:
+            out.append(line)
+            continue
+        indent = line[:len(line) - len(line.lstrip())]
+        out += [indent + part if part.strip() else "" for part in fix[number].splitlines()]
+    return "\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)
@@ -262,12 +283,13 @@ def _check_question(
         if not reference.startswith(("https://", "http://")):
             bad("references", f"reference {reference!r} must be a web address (https://...)")
 
-    for key in ("code", "verify", "source"):
+    for key in ("code", "verify", "source", "check"):
         if key in raw and not isinstance(raw[key], str):
             bad(key, f"'{key}' must be text, not {_type_name(raw[key])}")
     code = raw.get("code") if isinstance(raw.get("code"), str) else None
     verify = raw.get("verify") if isinstance(raw.get("verify"), str) else None
-    for key, source in (("verify", verify), ("code", code if qtype == "output" else None)):
+    check = raw.get("check") if isinstance(raw.get("check"), str) and qtype == "bug" else None
+    for key, source in (("verify", verify), ("code", code if qtype == "output" else None), ("check", check)):
         if source is not None:
             try:
                 compile(source, f"<{key}>", "exec")
@@ -310,6 +332,11 @@ def _check_question(
                 bad("answer", "a bug line is listed twice")
             else:
                 bug_lines = tuple(sorted(answer))
+    fix: tuple[tuple[int, str], ...] = ()
+    if qtype == "bug" and "fix" in raw:
+        fix = _check_fix(raw["fix"], bug_lines, code, bad)
+    elif qtype == "bug" and "check" in raw:
+        bad("check", "'check' tests a 'fix': give the fix of the wrong lines too")
 
     key_points: tuple[Text, ...] = ()
     if qtype == "open" and "key_points" in raw:
@@ -324,8 +351,32 @@ def _check_question(
         id=qid, type=qtype, topic=topic, difficulty=difficulty, prompt=texts["prompt"],
         explanation=texts["explanation"], tags=tags, code=code, choices=choices, output=output,
         bug_lines=bug_lines, key_points=key_points, model_answer=texts.get("model_answer"), hints=hints,
-        references=references, source=raw.get("source"), verify=verify, file=checker.file, line=line or 0,
+        references=references, source=raw.get("source"), verify=verify, fix=fix, check=check, file=checker.file,
+        line=line or 0,
     )
+
+
+def _check_fix(value, bug_lines: tuple[int, ...], code: str | None, bad) -> tuple[tuple[int, str], ...]:
+    """A fix names exactly the wrong lines, each with its corrected text, and the fixed code compiles."""
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(k, int) and not isinstance(k, bool) and isinstance(v, str) for k, v in value.items()):
+        bad("fix", "'fix' maps each wrong line number to its corrected text, e.g. {6: \"col = col - col.mean()\"}")
+        return ()
+    if bug_lines and sorted(value) != list(bug_lines):
+        bad("fix", f"'fix' must correct exactly the wrong lines {list(bug_lines)}, not {sorted(value)}")
+        return ()
+    if code is None or not bug_lines:
+        return ()
+    fixed = apply_fix(code, value)
+    try:
+        compile(fixed, "<fixed code>", "exec")
+    except SyntaxError as error:
+        bad("fix", f"the code with its fix is not valid Python (its line {error.lineno}: {error.msg})")
+        return ()
+    if fixed.rstrip("\n") == code.rstrip("\n"):
+        bad("fix", "'fix' changes nothing: each wrong line needs its corrected text")
+        return ()
+    return tuple(sorted(value.items()))
 
 
 def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choice, ...]:
@@ -358,8 +409,19 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
             why, why_problem = parse_text(item["why"])
             if why_problem:
                 problem_at(line, f"{where} 'why' {why_problem}")
+        claim = item.get("claim")
+        if claim is not None:
+            if not isinstance(claim, str):
+                problem_at(line, f"{where}: 'claim' must be Python code as text, not {_type_name(claim)}")
+                claim = None
+            else:
+                try:
+                    compile(claim, f"<claim of {where}>", "exec")
+                except SyntaxError as error:
+                    problem_at(line, f"{where}: 'claim' is not valid Python (its line {error.lineno}: {error.msg})")
+                    claim = None
         if text and isinstance(correct, bool):
-            choices.append(Choice(text=text, correct=correct, why=why))
+            choices.append(Choice(text=text, correct=correct, why=why, claim=claim))
     if len(choices) == len(value):
         right = sum(choice.correct for choice in choices)
         if qtype == "choice" and right != 1:

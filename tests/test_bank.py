@@ -280,3 +280,58 @@ def test_folded_chinese_loses_the_spaces_yaml_put_between_characters(tmp_path):
     """)
     question = bank.read_file(path)[0][0]
     assert question.prompt["zh"] == "请解释 PyTorch 的自动求导，以及 backward() 做了什么。"
+
+
+BUG_QUESTION = """\
+    format_version: 1
+    topic: tensors
+    questions:
+      - id: q
+        type: bug
+        difficulty: 1
+        prompt: "Which line?"
+        code: |
+          def double(x):
+              return x * 3
+          assert double(2) == 4
+        answer: [2]
+        explanation: "E"
+"""
+
+
+def test_a_bug_fix_replaces_exactly_the_wrong_lines_keeping_their_indent(tmp_path):
+    path = write(tmp_path, BUG_QUESTION + '        fix: {2: "return x * 2"}\n        check: "assert double(3) == 6"\n')
+    (question,), problems = bank.read_file(path)
+    assert problems == []
+    assert question.fix == ((2, "return x * 2"),) and question.check == "assert double(3) == 6"
+    assert question.fixed_code() == "def double(x):\n    return x * 2\nassert double(2) == 4\n"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('        fix: {3: "assert True"}\n', "'fix' must correct exactly the wrong lines [2], not [3]"),
+    ('        fix: {2: "return x *"}\n', "the code with its fix is not valid Python (its line 2: invalid syntax)"),
+    ('        fix: {2: "return x * 3"}\n', "'fix' changes nothing: each wrong line needs its corrected text"),
+    ('        fix: ["return x * 2"]\n', "'fix' maps each wrong line number to its corrected text"),
+    ('        check: "assert double(3) == 6"\n', "'check' tests a 'fix': give the fix of the wrong lines too"),
+])
+def test_a_bug_fix_of_the_wrong_shape_is_refused_with_its_line(tmp_path, extra, message):
+    path = write(tmp_path, BUG_QUESTION + extra)
+    found = problems_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:14 [q]: {message}"), found
+
+
+def test_fix_and_check_belong_to_bug_questions_only(tmp_path):
+    path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + GOOD_QUESTION.format(id="a-q")
+                 + '    fix: {1: "x"}\n')
+    assert problems_of(path) == [f"{path}:12 [a-q]: 'fix' belongs to bug questions, not to 'choice'"]
+
+
+def test_a_choice_claim_is_kept_and_must_be_python(tmp_path):
+    body = GOOD_QUESTION.format(id="a-q").replace('correct: true}', 'correct: true, claim: "assert 1 + 1 == 2"}')
+    body = body.replace('why: "It uses gradients."}', 'why: "It uses gradients.", claim: "assert ("}')
+    path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + body)
+    assert problems_of(path) == [f"{path}:10 [a-q]: choice 2: 'claim' is not valid Python (its line 1: '(' was "
+                                 "never closed)"]
+    path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + body.replace('"assert ("', '"pass"'))
+    (question,), _ = bank.read_file(path)
+    assert [choice.claim for choice in question.choices] == ["assert 1 + 1 == 2", "pass"]

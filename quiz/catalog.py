@@ -273,20 +273,28 @@ def hint_history(events: Iterable[dict], exercise_id: str) -> tuple[list[int], l
     return shown, failing
 
 
-def next_hint(exercise: Exercise, shown: Iterable[int], failing_tasks: Sequence[str]) -> tuple[int, str | None]:
-    """The number (from 1) of the hint to show next and the failing task it is about (None when no hint of a
-    failing task is left, or none failed): the first unseen hint of the first task that failed in the last
-    check, else the first unseen hint, else the last hint again."""
+def next_hint(exercise: Exercise, shown: Iterable[int], failing_tasks: Sequence[str]
+              ) -> tuple[int, str | None, bool]:
+    """The hint to show next: its number (from 1), the failing task it is about (None when nothing failed in
+    the last check), and whether it is the last one left for that (for every task when nothing failed).
+
+    The first unseen hint of the first task that failed in the last check; once every hint of the failing
+    tasks has been seen, the last hint of the first of them again, never a hint about a task that passes."""
     seen = set(shown)
     tasks = exercise.hint_tasks or (None,) * len(exercise.hints)
-    for task in failing_tasks:
-        for number, hint_task in enumerate(tasks, 1):
-            if hint_task == task and number not in seen:
-                return number, task
-    for number in range(1, len(exercise.hints) + 1):
-        if number not in seen:
-            return number, None
-    return len(exercise.hints), None
+    failing = [task for task in failing_tasks if task in tasks]
+    if failing:
+        unseen = [(number, task) for task in failing for number, hint_task in enumerate(tasks, 1)
+                  if hint_task == task and number not in seen]
+        if unseen:
+            number, task = unseen[0]
+            return number, task, len(unseen) == 1
+        task = failing[0]
+        return max(number for number, hint_task in enumerate(tasks, 1) if hint_task == task), task, True
+    unseen_numbers = [number for number in range(1, len(exercise.hints) + 1) if number not in seen]
+    if unseen_numbers:
+        return unseen_numbers[0], None, len(unseen_numbers) == 1
+    return len(exercise.hints), None, True
 
 
 def code_lines(source: str) -> list[tuple[int, str]]:

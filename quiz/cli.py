@@ -410,15 +410,15 @@ def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID
 
 
 CURRENT_WORDS = {
-    "en": {"first": "{verb} {id}, the first exercise not passed yet.",
-           "last": "{verb} {id}, the exercise you last {why} (name another: `torchprep {command} ID`).",
+    "en": {"first": "{verb}, the first exercise not passed yet.",
+           "last": "{verb}, the exercise you last {why} (name another: `torchprep {command} ID`).",
            "started": "started", "checked": "checked", "edited": "edited"},
-    "zh": {"first": "{verb} {id}：第一个还没通过的练习。",
-           "last": "{verb} {id}：你最近{why}的练习（换一个：`torchprep {command} ID`）。",
+    "zh": {"first": "{verb}：第一个还没通过的练习。",
+           "last": "{verb}：你最近{why}的练习（换一个：`torchprep {command} ID`）。",
            "started": "开始", "checked": "检查", "edited": "编辑"},
 }
-CURRENT_VERBS = {"check": ("Check", "检查"), "hint": ("Hint for", "提示"), "solution": ("Solution of", "参考答案"),
-                 "watch": ("Watching", "监视")}
+CURRENT_VERBS = {"check": ("Check {id}", "检查 {id}"), "hint": ("Hint for {id}", "给出 {id} 的提示"),
+                 "solution": ("Solution of {id}", "显示 {id} 的参考答案"), "watch": ("Watching {id}", "监视 {id}")}
 
 
 def _current_exercise(console, store, exercises, workspace, command: str, lang: str = "en"):
@@ -427,14 +427,15 @@ def _current_exercise(console, store, exercises, workspace, command: str, lang: 
     from quiz import catalog, ui
 
     words = CURRENT_WORDS[lang]
-    verb = CURRENT_VERBS[command][lang == "zh"]
+    verb_pattern = CURRENT_VERBS[command][lang == "zh"]
     found = catalog.last_worked_on(exercises, store.attempts(), store.events(), _workspace(workspace))
     if found is None:
         exercise = _first_unpassed(store, exercises)
-        ui.plain(console, words["first"].format(verb=verb, id=exercise.id), "muted")
+        ui.plain(console, words["first"].format(verb=verb_pattern.format(id=exercise.id)), "muted")
         return exercise
     exercise, why = found
-    ui.plain(console, words["last"].format(verb=verb, id=exercise.id, why=words[why], command=command), "muted")
+    ui.plain(console, words["last"].format(verb=verb_pattern.format(id=exercise.id), why=words[why], command=command),
+             "muted")
     return exercise
 
 
@@ -518,10 +519,10 @@ def watch(
 
         def next_hint():
             shown, failing = catalog.hint_history(store.events(), exercise.id)
-            number, task = catalog.next_hint(exercise, shown, failing)
+            number, task, last = catalog.next_hint(exercise, shown, failing)
             if number not in shown:
                 store.record_event(exercise.id, "hint", str(number))
-            return number, task, len(set(shown) | {number}) == len(exercise.hints)
+            return number, task, last
 
         def keep(result):
             if result.submission_sha256 is not None:
@@ -614,11 +615,10 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "hint", _check_lang(lang)))
         shown, failing = catalog.hint_history(store.events(), exercise.id)
-        number, task = catalog.next_hint(exercise, shown, failing)
+        number, task, last = catalog.next_hint(exercise, shown, failing)
         if number not in shown:
             store.record_event(exercise.id, "hint", str(number))
-    ui.exercise_hint(console, exercise, number, task=task,
-                     last=len(set(shown) | {number}) == len(exercise.hints), lang=_check_lang(lang))
+    ui.exercise_hint(console, exercise, number, task=task, last=last, lang=_check_lang(lang))
 
 
 @app.command()

@@ -417,13 +417,6 @@ def _message(console: Console, test) -> None:
                            style="muted" if test.status == "skip" else ""))
 
 
-def _by_task(tests) -> dict[str, list]:
-    groups: dict[str, list] = {}
-    for test in tests:
-        groups.setdefault(test.task or "other", []).append(test)
-    return groups
-
-
 NOT_YET = "not implemented yet"  # how compare.py begins the message for a NotImplementedError
 CHECK_WORDS = {
     "en": {
@@ -468,7 +461,7 @@ def grade_result(console: Console, result, *, verbose: bool = False, lang: str =
         console.print(Text("! " + note, style="warn"))
     if verbose and result.isolation:
         console.print(Text(words["sandbox"].format(how=result.isolation), style="muted"))
-    groups = _by_task(result.tests)
+    groups = result.by_task()
     summary = []
     blocks: list[tuple[bool, list[Text], list[Text]]] = []  # per task: failing?, its full block, one line
     for task, tests in groups.items():
@@ -694,11 +687,13 @@ def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: 
     if lang == "zh":
         about = f"，关于 {task}（上次检查中第一个没通过的任务）" if task else ""
         head = f"{exercise.id} 的提示 {number}/{total}{about}："
-        tail = f"这是最后一条提示。`torchprep solution {exercise.id} --force` 可以直接看答案。"
+        tail = (f"这是 {task} 的最后一条提示。" if task else "这是最后一条提示。") + \
+            f"`torchprep solution {exercise.id} --force` 可以直接看答案。"
     else:
         about = f", about {task} (the first task that failed in your last check)" if task else ""
         head = f"Hint {number}/{total} for {exercise.id}{about}: "
-        tail = f"That is the last hint. `torchprep solution {exercise.id} --force` shows the answer."
+        tail = (f"That is the last hint for {task}. " if task else "That is the last hint. ") + \
+            f"`torchprep solution {exercise.id} --force` shows the answer."
     console.print(Text(head, style="warn") + Text(localize(exercise.hints[number - 1], lang)))
     if last:
         console.print(Text(tail, style="muted"))

@@ -57,12 +57,12 @@ def test_hint_is_about_the_first_task_that_failed_in_the_last_check(cli, fixture
     first = cli("hint", "adder").output
     assert "Hint 3/3 for adder, about scale (the first task that failed in your last check)" in first
     assert "return x * k" in first
-    assert "That is the last hint" not in first
-    # Nothing of scale is left: the next unseen hint, in order, and no claim about a task.
+    assert "That is the last hint for scale" in first
+    # Nothing of scale is left: its last hint again, never a hint about add, which passes.
     after = cli("hint", "adder").output
-    assert "Hint 1/3 for adder: Python has an operator for that." in after
+    assert "Hint 3/3 for adder, about scale" in after and "last hint for scale" in after
     cli("check", "adder", "--file", FIXTURES / "submissions" / "wrong_add.py", expect=1)
-    assert "Hint 2/3 for adder, about add" in cli("hint", "adder").output
+    assert "Hint 1/3 for adder, about add" in cli("hint", "adder").output
 
 
 def test_next_hint_prefers_unseen_hints_of_failing_tasks():
@@ -73,11 +73,15 @@ def test_next_hint_prefers_unseen_hints_of_failing_tasks():
     exercise = Exercise(id="x", title={"en": "x"}, topic="tensors", difficulty=1, order=1, tasks=("a", "b"),
                         summary={"en": "x"}, hints=({"en": "1"}, {"en": "2"}, {"en": "3"}, {"en": "4"}),
                         references=(), folder=Path("."), hint_tasks=("a", "b", "a", "b"))
-    assert next_hint(exercise, [], ["b"]) == (2, "b")
-    assert next_hint(exercise, [2], ["b", "a"]) == (4, "b")
-    assert next_hint(exercise, [2, 4], ["b", "a"]) == (1, "a")
-    assert next_hint(exercise, [], []) == (1, None)
-    assert next_hint(exercise, [1, 2, 3, 4], ["a"]) == (4, None)
+    assert next_hint(exercise, [], ["b"]) == (2, "b", False)
+    assert next_hint(exercise, [2], ["b"]) == (4, "b", True)
+    assert next_hint(exercise, [2], ["b", "a"]) == (4, "b", False)
+    assert next_hint(exercise, [2, 4], ["b", "a"]) == (1, "a", False)
+    assert next_hint(exercise, [], []) == (1, None, False)
+    assert next_hint(exercise, [1, 2, 3], []) == (4, None, True)
+    # Every hint of the failing task seen: its last hint again, not one about a task that passes.
+    assert next_hint(exercise, [1, 3], ["a"]) == (3, "a", True)
+    assert next_hint(exercise, [1, 2, 3, 4], ["a"]) == (3, "a", True)
 
 
 def test_solution_only_after_passing_or_forced(cli, fixture_catalog, tmp_path, isolated):
@@ -182,3 +186,12 @@ def test_exercise_list_shows_status_and_best_score(cli, fixture_catalog, tmp_pat
     cli("check", "adder")
     result = cli("exercise", "list", "--lang", "zh")
     assert "passed" in result.output and "2/2" in result.output and "两数相加" in result.output
+
+
+def test_check_and_hint_speak_chinese_with_lang_zh(cli, fixture_catalog):
+    out = cli("check", "adder", "--file", FIXTURES / "submissions" / "wrong_scale.py", "--lang", "zh", expect=1).output
+    assert "未通过  通过" in out and "下一步：修好 scale 再检查一次" in out
+    assert not any(word in out for word in ("tests passed", "Next:", "Checking", "FAIL")), out
+    hint = cli("hint", "--lang", "zh").output
+    assert hint.startswith("给出 adder 的提示：你最近检查的练习") and "关于 scale" in hint
+    assert "Hint" not in hint and "last hint" not in hint

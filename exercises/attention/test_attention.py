@@ -51,6 +51,16 @@ SHAPE_IDS = ["L3-S5", "B2-L4-S4", "B2-H3-L5-S3", "all-ones", "B3-L6-S9"]
 # --- scaled_dot_product_attention --------------------------------------------------------------------------
 
 @pytest.mark.task("scaled_dot_product_attention")
+def test_sdpa_weights_sum_to_one_over_keys(impl) -> None:
+    q, k, _ = _qkv(40, (2,), 3, 5, 4, 3)
+    v = torch.ones(2, 5, 3, dtype=f64)
+    observe(f"scaled_dot_product_attention with v all ones for {_shapes(q, k, v)}",
+            impl.scaled_dot_product_attention(q, k, v), expect=torch.ones(2, 3, 3, dtype=f64),
+            explain="each query's weights are a softmax over the keys (the last axis of the (..., L, S) scores), "
+                    "so they sum to 1 and, with every value equal to 1, every output is 1 whatever the scale")
+
+
+@pytest.mark.task("scaled_dot_product_attention")
 def test_sdpa_worked_example(impl) -> None:
     q = torch.tensor([[2.0, 0.0, 0.0, 0.0]], dtype=f64)
     k = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], dtype=f64)
@@ -151,7 +161,8 @@ def test_sdpa_gradients(impl, case: str) -> None:
     blocked = " (query 1 blocked: its gradient is zero, never NaN)" if case.startswith("blocked_row") else ""
     for name, tensor in zip("qkv", inputs, strict=True):
         observe(f"gradient with respect to {name} ({case})", tensor.grad,
-                explain=f"the output stays connected to q, k and v, with PyTorch's SDPA gradients{blocked}")
+                explain=f"the gradients F.scaled_dot_product_attention gives for the same inputs and upstream "
+                        f"gradient{blocked}")
 
 
 @pytest.mark.task("scaled_dot_product_attention")
@@ -190,8 +201,9 @@ MHA = ("q = q_proj(query), k = k_proj(key), v = v_proj(value); split each into h
        "out_proj: the same as nn.MultiheadAttention (the output is a tensor, not a tuple)")
 
 
-def _layer(impl, E: int, H: int, bias: bool, seed: int) -> nn.Module:
-    """The layer under test in float64, holding the weights of an nn.MultiheadAttention drawn from ``seed``."""
+def _layer(impl, E: int, H: int, bias: bool, seed: int, **overrides: torch.Tensor) -> nn.Module:
+    """The layer under test in float64, holding the weights of an nn.MultiheadAttention drawn from ``seed``
+    (``overrides``: state_dict entries to load instead, e.g. ``out_proj_weight`` for "out_proj.weight")."""
     torch.manual_seed(seed)
     torch_mha = nn.MultiheadAttention(E, H, bias=bias, batch_first=True, dtype=f64)
     gen = torch.Generator().manual_seed(seed)
@@ -207,6 +219,7 @@ def _layer(impl, E: int, H: int, bias: bool, seed: int) -> nn.Module:
         b_q, b_k, b_v = torch_mha.in_proj_bias.detach().chunk(3)
         state |= {"q_proj.bias": b_q, "k_proj.bias": b_k, "v_proj.bias": b_v,
                   "out_proj.bias": torch_mha.out_proj.bias.detach()}
+    state |= {name.replace("_weight", ".weight").replace("_bias", ".bias"): value for name, value in overrides.items()}
     layer.load_state_dict(state)  # test_mha_layers_and_state_dict says which names or shapes are wrong
     return layer
 
@@ -246,6 +259,58 @@ def test_mha_rejects_indivisible_heads(impl) -> None:
     with expect_raises("MultiHeadAttention(10, 3)", ValueError,
                        explain="__init__ raises ValueError when embed_dim is not divisible by num_heads"):
         impl.MultiHeadAttention(10, 3)
+
+
+@pytest.mark.task("MultiHeadAttention")
+def test_mha_ends_with_out_proj(impl) -> None:
+    bias = torch.randn(8, generator=torch.Generator().manual_seed(35), dtype=f64)
+    layer = _layer(impl, 8, 2, True, seed=36, out_proj_weight=torch.zeros(8, 8, dtype=f64), out_proj_bias=bias)
+    query, key, value = _inputs(37, 2, 5, 5, 8)
+    observe("MultiHeadAttention(8, 2) output when out_proj.weight is all zeros", layer(query, key, value),
+            expect=bias.expand(2, 5, 8),
+            explain="the layer's last step is out_proj: with out_proj.weight zero, every output row is out_proj.bias")
+
+
+@pytest.mark.task("MultiHeadAttention")
+def test_mha_values_come_from_v_proj(impl) -> None:
+    out_bias = torch.randn(8, generator=torch.Generator().manual_seed(44), dtype=f64)
+    layer = _layer(impl, 8, 2, True, seed=38, v_proj_weight=torch.zeros(8, 8, dtype=f64),
+                   v_proj_bias=torch.zeros(8, dtype=f64), out_proj_bias=out_bias)
+    x, _, _ = _inputs(39, 2, 5, 5, 8)
+    observe("MultiHeadAttention(8, 2) self-attention output when v_proj.weight and v_proj.bias are zeros",
+            layer(x, x, x), expect=out_bias.expand(2, 5, 8),
+            explain="v = v_proj(value): with v_proj zeroed every value vector is 0, so every head's attention output "
+                    "is 0 and each output row is out_proj(0) = out_proj.bias")
+
+
+@pytest.mark.task("MultiHeadAttention")
+def test_mha_uniform_attention_keeps_head_features(impl) -> None:
+    layer = _layer(impl, 8, 2, True, seed=41, q_proj_weight=torch.zeros(8, 8, dtype=f64),
+                   q_proj_bias=torch.zeros(8, dtype=f64))
+    query, key, value = _inputs(42, 2, 5, 5, 8)
+    observe("MultiHeadAttention(8, 2) output when q_proj is zeroed (every score 0: each head averages its values "
+            "uniformly)", layer(query, key, value),
+            explain="with uniform weights, every query's row is out_proj(mean of v_proj(value) over the keys): "
+                    "splitting into heads (view(B, T, H, head_dim).transpose(1, 2)) and merging them back "
+                    "(transpose(1, 2).reshape(B, L, E)) must keep every feature of every position in place")
+
+
+@pytest.mark.task("MultiHeadAttention")
+def test_mha_head_scale_worked_example(impl) -> None:
+    eye, zero = torch.eye(8, dtype=f64), torch.zeros(8, dtype=f64)
+    identity = {f"{name}_{kind}": value for name in ("q_proj", "k_proj", "v_proj", "out_proj")
+                for kind, value in (("weight", eye), ("bias", zero))}
+    layer = _layer(impl, 8, 2, True, seed=43, **identity)
+    query = torch.tensor([[[2.0, 0, 0, 0, 0, 0, 0, 4]]], dtype=f64)
+    key = torch.tensor([[[1.0, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0]]], dtype=f64)
+    value = torch.tensor([[[1.0, 0, 0, 0, 0, 0, 0, 1], [0, 1, 0, 0, 0, 0, 1, 0]]], dtype=f64)
+    w0, w1 = math.e / (1 + math.e), math.e**2 / (1 + math.e**2)
+    observe("head scaling, worked by hand: MultiHeadAttention(8, 2) (head_dim 4) with identity projections, "
+            "query [2, 0, 0, 0, 0, 0, 0, 4], keys [1, 0, 0, 0, 0, 0, 0, 1] and 0", layer(query, key, value),
+            expect=torch.tensor([[[w0, 1 - w0, 0, 0, 0, 0, 1 - w1, w1]]], dtype=f64),
+            explain="each head attends over its own head_dim = 4 features and divides its scores by sqrt(head_dim) "
+                    "= 2: head 0's scores [2, 0] / 2 = [1, 0] give weights [0.731, 0.269], head 1's [4, 0] / 2 = "
+                    "[2, 0] give [0.881, 0.119], so the output is [0.731, 0.269, 0, 0, 0, 0, 0.119, 0.881]")
 
 
 @pytest.mark.task("MultiHeadAttention")
@@ -309,7 +374,7 @@ def test_mha_gradients(impl) -> None:
     (layer(*inputs, key_padding_mask=padding) * upstream).sum().backward()
     for name, tensor in zip(("query", "key", "value"), inputs, strict=True):
         observe(f"gradient with respect to {name} (with a key_padding_mask)", tensor.grad,
-                explain="the output stays connected to query, key and value, with nn.MultiheadAttention's gradients")
+                explain="the gradients nn.MultiheadAttention gives for the same weights, inputs and upstream gradient")
     for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
         observe(f"gradient of {name}.weight", getattr(layer, name).weight.grad,
                 explain="every projection's weight receives nn.MultiheadAttention's gradient for it")

@@ -19,8 +19,9 @@ EXPECTED_PARAMETERS = 20_538  # conv1 144 + bn1 32 + conv2 4,608 + bn2 64 + fc 1
 
 LAYOUT = ("the state_dict holds exactly conv1.weight (16, 1, 3, 3); bn1.weight, bn1.bias, bn1.running_mean, "
           "bn1.running_var (16,) and bn1.num_batches_tracked (); conv2.weight (32, 16, 3, 3); the same five "
-          "for bn2 with (32,); fc.weight (num_classes, 1568) and fc.bias (num_classes,). A Conv2d followed by "
-          "BatchNorm is built with bias=False")
+          "for bn2 with (32,); fc.weight (num_classes, 1568) and fc.bias (num_classes,), where 1568 = 32 * 7 * 7 "
+          "(a 3x3 convolution with padding=1 keeps 28x28 and 14x14, each MaxPool2d(2) halves it). A Conv2d "
+          "followed by BatchNorm is built with bias=False")
 FORWARD = ("forward runs conv1 -> bn1 -> ReLU -> pool, conv2 -> bn2 -> ReLU -> pool, torch.flatten(x, 1), "
            "dropout -> fc, and returns the raw logits (no softmax)")
 
@@ -254,6 +255,25 @@ def _specified_cnn() -> nn.Module:
         pool1=nn.MaxPool2d(2), conv2=nn.Conv2d(16, 32, kernel_size=3, padding=1, bias=False),
         bn2=nn.BatchNorm2d(32), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2), flatten=nn.Flatten(),
         dropout=nn.Dropout(0.5), fc=nn.Linear(32 * 7 * 7, 10)))
+
+
+@pytest.mark.task("count_parameters")
+def test_count_parameters_skips_buffers(impl):
+    torch.manual_seed(0)
+    observe("count_parameters of a lone BatchNorm1d(4) (parameters weight and bias; buffers running_mean, "
+            "running_var and num_batches_tracked)", impl.count_parameters(nn.BatchNorm1d(4)), expect=8,
+            explain="only parameters count: BatchNorm1d(4) has 4 + 4 = 8 (weight and bias); its running "
+                    "statistics are buffers, which model.parameters() does not yield")
+
+
+@pytest.mark.task("count_parameters")
+def test_count_parameters_counts_nested_once(impl):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Linear(4, 2)))
+    observe("count_parameters of Sequential(Linear(3, 4), Sequential(Linear(4, 2))) (no buffers)",
+            impl.count_parameters(model), expect=16 + 10,
+            explain="26 = 16 + 10, each parameter counted once: model.parameters() already recurses into "
+                    "submodules, so parameters of nested modules must not be added again per level")
 
 
 @pytest.mark.task("count_parameters")

@@ -69,9 +69,16 @@ def test_window_dataset_is_a_map_style_dataset(impl):
 def test_window_dataset_length(impl, case):
     T, window, horizon, stride = case
     ds = impl.SlidingWindowDataset(_series(T), window=window, horizon=horizon, stride=stride)
-    observe(f"len(dataset) for {_describe(case)}", len(ds), expect=_expected_len(*case),
-            explain="len counts exactly the items whose whole target fits: max(0, (T - window - horizon) // stride "
-                    "+ 1)")
+    n = _expected_len(*case)
+    if n:  # worked out from the case alone, never from what the dataset returned
+        last = (n - 1) * stride
+        detail = (f": the last item starts at {last} and its target ends at {last + window + horizon} <= T = {T}, "
+                  f"one more would end at {last + stride + window + horizon} > {T}")
+    else:
+        detail = f": even item 0's target would end at {window + horizon} > T = {T}"
+    observe(f"len(dataset) for {_describe(case)}", len(ds), expect=n,
+            explain="len counts exactly the items whose whole target fits, max(0, (T - window - horizon) // stride "
+                    f"+ 1) = {n} here{detail}")
 
 
 @pytest.mark.task("SlidingWindowDataset")

@@ -122,9 +122,12 @@ def test_pick_device_preference_beats_a_better_device(impl, monkeypatch):
 @pytest.mark.parametrize("prefer", ["cuda", "cuda:0", "cuda:1", torch.device("cuda"), "mps"], ids=repr)
 def test_pick_device_rejects_an_unavailable_preference(impl, monkeypatch, prefer):
     _available(monkeypatch, cuda=False, mps=False)
+    kind = torch.device(prefer).type
+    check = "torch.cuda.is_available()" if kind == "cuda" else "torch.backends.mps.is_available()"
     with expect_raises(f"pick_device({prefer!r}) with neither CUDA nor MPS available", ValueError,
-                       explain="asking for a CUDA or MPS device that is not available raises ValueError (check "
-                               "the device's type, whatever form the preference takes)"):
+                       explain=f"{check} is False, so a {kind!r} preference raises ValueError: the check goes by the "
+                               "device's type, whatever form the preference takes (a string with or without an "
+                               "index, or a torch.device)"):
         impl.pick_device(prefer)
 
 

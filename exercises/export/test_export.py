@@ -299,8 +299,8 @@ def test_export_archive_runs_in_fresh_process(impl, tmp_path_factory) -> None:
         result, _trained_model(0),
         "torch.export.load(path).module() on export_model's file, in a fresh process without the model's class",
         "export_model's program in a fresh process (loaded with torch.export.load)",
-        explain="export_model's archive holds the graph and the weights, so it loads where the model's class does "
-                "not exist: save the ExportedProgram with torch.export.save, not the model with torch.save")
+        explain="export_model's archive (an ExportedProgram saved with torch.export.save) holds the graph and the "
+                "weights, so torch.export.load reads it where the model's class does not exist")
 
 
 # --- load_exported -----------------------------------------------------------------------------------------
@@ -340,6 +340,18 @@ def test_load_exported_works_in_fresh_process(impl, tmp_path_factory) -> None:
 
 
 # --- predict -----------------------------------------------------------------------------------------------
+
+@pytest.mark.task("predict")
+def test_predict_runs_the_model_in_eval_mode(impl) -> None:
+    model = _trained_model(13)  # in training mode
+    seen: list[list[bool]] = []
+    model.register_forward_pre_hook(lambda module, args: seen.append([m.training for m in module.modules()]))
+    impl.predict(model, _inputs(14, 6))
+    observe("the training flags of the model and its 6 submodules at each call of its forward during predict "
+            "(the model was in training mode before)", seen,
+            explain="predict calls the model once, in eval mode (model.eval() before the forward pass): dropout off, "
+                    "batch norm on its running statistics")
+
 
 @pytest.mark.task("predict")
 @pytest.mark.parametrize("batch", [1, 6])

@@ -261,6 +261,7 @@ def test_generator_step_gradients_and_update(impl, flat_logits: bool) -> None:
     g, d = _nets(13, flat_logits)
     _, noise = _batch(14)
     optimizer = RecordingSGD(g)
+    reached = _watch_grad_before_backward(g)
     shape = "(B,)" if flat_logits else "(B, 1)"
     loss = impl.generator_step(g, d, noise, optimizer)
     observe(f"generator_step's loss, D returning logits of shape {shape}", loss,
@@ -268,6 +269,10 @@ def test_generator_step_gradients_and_update(impl, flat_logits: bool) -> None:
                     "measured before the step")
     observe("the number of g_optimizer.step() calls in one generator_step", len(optimizer.seen),
             explain="step the generator's optimizer exactly once")
+    observe(f"for each generator parameter: did the backward pass of generator_step reach it? (logits {shape})",
+            [i in reached for i in range(len(list(g.parameters())))],
+            explain="the generator loss's backward() reaches every parameter of G through D: call backward() on it, "
+                    "and do not detach G(noise) or run the networks under torch.no_grad() in generator_step")
     observe(f"the generator's gradients when g_optimizer.step() was called (logits {shape}), [parameter]",
             optimizer.seen[:1],
             explain="the gradient of that loss with respect to each of G's parameters, flowing back through D "
@@ -303,8 +308,8 @@ def test_generator_step_clears_old_gradients(impl) -> None:
     impl.generator_step(g, d, noise, RecordingSGD(g))
     count = len(list(g.parameters()))
     observe("how many of the generator's parameters its backward pass reached", len(found), expect=count,
-            explain="the generator loss's backward() reaches every parameter of G through D (do not detach "
-                    "G(noise) or run the networks under torch.no_grad() in generator_step)")
+            explain="the generator loss's backward() reaches every parameter of G through D: call backward() on it, "
+                    "and do not detach G(noise) or run the networks under torch.no_grad() in generator_step")
     observe("the generator's .grad when the backward pass reached it, G holding old gradients before the "
             "step, [parameter]", [found.get(i, NOT_REACHED) for i in range(count)],
             expect=[torch.zeros_like(p) for p in g.parameters()],

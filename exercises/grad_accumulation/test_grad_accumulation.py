@@ -98,9 +98,9 @@ def _observe_step_count(optimizer, what: str) -> None:
 SCALE_EXPLAIN = (
     "only the last micro-batch has a nonzero gradient here, so the step must see (its size / total size) "
     "times the gradient of its mean loss: scale each micro-batch's mean loss by size / total_size before its "
-    "backward (summing the micro-batch mean losses unscaled makes the gradient too large)"
+    "backward"
 )
-STEP_GRADIENT = "the gradient optimizer.step() saw"
+STEP_GRADIENT = "the gradient optimizer.step() saw in accumulate_step"
 INDEX = ", [step][parameter]"
 BIG_BATCH = (
     "one accumulate_step must equal one ordinary step on the whole batch: the gradients of the mean loss over "
@@ -109,12 +109,45 @@ BIG_BATCH = (
 )
 
 
-def _only_last_active(impl, sizes: list[int], seed: int):
-    model = _model(seed, torch.float64)
-    micro = _micro_batches(model, seed + 100, sizes, active={len(sizes) - 1})
+def _mean_loss_gradient(model: nn.Module, loss_fn, batch) -> list[torch.Tensor]:
+    """The gradient of one micro-batch's mean loss, taken on a copy of ``model`` (the model itself is untouched)."""
+    twin = copy.deepcopy(model)
+    inputs, targets = batch
+    loss_fn(twin(inputs), targets).backward()
+    return [p.grad.detach().clone() for p in twin.parameters()]
+
+
+def _share(seen: list[list[torch.Tensor | None]], gradient: list[torch.Tensor]) -> float:
+    """How many times ``gradient`` the first step's .grad holds (its projection on ``gradient``; None as 0)."""
+    first = (seen + [[None] * len(gradient)])[0]
+    pairs = zip(gradient, first, strict=False)
+    along = sum(float((g * (torch.zeros_like(g) if s is None else s)).sum()) for g, s in pairs)
+    return along / sum(float((g * g).sum()) for g in gradient)
+
+
+def _one_active(impl, sizes: list[int], seed: int, model_seed: int, active: int):
+    """accumulate_step on micro-batches where only ``active`` has a nonzero gradient; returns the recording
+    optimizer and how many times that micro-batch's mean-loss gradient the step saw."""
+    model = _model(model_seed, torch.float64)
+    micro = _micro_batches(model, seed, sizes, active={active})
+    gradient = _mean_loss_gradient(model, nn.MSELoss(), micro[active])
     optimizer = RecordingSGD(model.parameters(), lr=0.1)
     impl.accumulate_step(model, nn.MSELoss(), optimizer, micro)
-    return optimizer
+    return optimizer, _share(optimizer.seen, gradient)
+
+
+def _only_last_active(impl, sizes: list[int], seed: int):
+    return _one_active(impl, sizes, seed + 100, seed, len(sizes) - 1)
+
+
+def _observe_last_share(share: float, sizes: list[int]) -> None:
+    size, total = sizes[-1], sum(sizes)
+    observe(f"accumulate_step: the step's gradient as a multiple of the last micro-batch's mean-loss gradient "
+            f"(micro-batch sizes {sizes}, only the last one with a nonzero gradient)", share, expect=size / total,
+            explain=f"scale each micro-batch's mean loss by its size / total size before its backward(): here "
+                    f"{size} / {total} = {size / total:.4g} (1 would be the mean loss not scaled at all"
+                    + (f", {1 / len(sizes):.4g} the loss divided by the number of micro-batches, right only when "
+                       "all sizes are equal)" if size * len(sizes) != total else ")"))
 
 
 # ------------------------------------------------------------------------------------------ accumulate_step
@@ -133,36 +166,40 @@ def test_accumulate_steps_once(impl, sizes):
 @pytest.mark.task("accumulate_step")
 def test_accumulate_scales_each_micro_batch_loss(impl):
     # Equal sizes first: 1 / number of micro-batches is right there, so only a missing or wrong scale shows.
-    optimizer = _only_last_active(impl, [4, 4, 4], seed=42)
+    optimizer, share = _only_last_active(impl, [4, 4, 4], seed=42)
     _observe_step_count(optimizer, "micro-batch sizes [4, 4, 4]")
+    _observe_last_share(share, [4, 4, 4])
     observe(f"{STEP_GRADIENT} (micro-batch sizes [4, 4, 4], only the last one with a nonzero gradient){INDEX}",
             optimizer.seen, explain=SCALE_EXPLAIN + " (here 4 / 12)")
     # Then different sizes: the weight is size / total size, no longer 1 / number of micro-batches.
-    optimizer = _only_last_active(impl, [3, 5, 2], seed=43)
+    optimizer, share = _only_last_active(impl, [3, 5, 2], seed=43)
     _observe_step_count(optimizer, "micro-batch sizes [3, 5, 2]")
+    _observe_last_share(share, [3, 5, 2])
     observe(f"{STEP_GRADIENT} (micro-batch sizes [3, 5, 2], only the last one with a nonzero gradient){INDEX}",
             optimizer.seen,
-            explain="with equal sizes the scale was right; with sizes [3, 5, 2] the last micro-batch's mean loss "
-                    "must be weighted by its size / total size = 2 / 10: dividing by the number of "
-                    "micro-batches (1 / 3) is right only when all sizes are equal")
+            explain="with sizes [3, 5, 2] the last micro-batch's mean loss must be weighted by its size / total "
+                    "size = 2 / 10 before its backward()")
 
 
 @pytest.mark.task("accumulate_step")
 def test_accumulate_keeps_every_micro_batch_gradient(impl):
-    optimizer = _only_last_active(impl, [4, 4, 4], seed=44)
+    optimizer, share = _only_last_active(impl, [4, 4, 4], seed=44)
     _observe_step_count(optimizer, "micro-batch sizes [4, 4, 4]")
+    _observe_last_share(share, [4, 4, 4])
     observe(f"{STEP_GRADIENT} (micro-batch sizes [4, 4, 4], only the last one with a nonzero gradient){INDEX}",
             optimizer.seen, explain=SCALE_EXPLAIN + " (here 4 / 12)")
-    model = _model(45, torch.float64)
-    micro = _micro_batches(model, 145, [4, 4, 4], active={0})
-    optimizer = RecordingSGD(model.parameters(), lr=0.1)
-    impl.accumulate_step(model, nn.MSELoss(), optimizer, micro)
+    optimizer, share = _one_active(impl, [4, 4, 4], seed=145, model_seed=45, active=0)
     _observe_step_count(optimizer, "micro-batch sizes [4, 4, 4]")
+    observe("accumulate_step: the step's gradient as a multiple of the FIRST micro-batch's mean-loss gradient "
+            "(micro-batch sizes [4, 4, 4], only the first one with a nonzero gradient)", share, expect=4 / 12,
+            explain="the last micro-batch's gradient alone was scaled right, so the first one's must reach the "
+                    "step as 4 / 12 = 0.3333 of its mean-loss gradient (0 means none of it was left in .grad when "
+                    "optimizer.step() ran): call backward() for every micro-batch, and zero the gradients only "
+                    "once, before the loop, since backward() adds into .grad")
     observe(f"{STEP_GRADIENT} (micro-batch sizes [4, 4, 4], only the FIRST one with a nonzero gradient){INDEX}",
             optimizer.seen,
-            explain="the last micro-batch's gradient alone was right, but the first micro-batch's (scaled by "
-                    "4 / 12) must still be in .grad when optimizer.step() runs: backward() adds into .grad, "
-                    "so zero the gradients once before the loop, not for each micro-batch")
+            explain="the first micro-batch's gradient, scaled by 4 / 12, must still be in .grad when "
+                    "optimizer.step() runs")
 
 
 @pytest.mark.task("accumulate_step")
@@ -209,7 +246,7 @@ def test_two_calls_in_a_row(impl):
     impl.accumulate_step(model, loss_fn, optimizer, _split(x, y, [3, 2]))
     _observe_step_count(optimizer, "call 1, micro-batch sizes [3, 2]")
     observe(f"call 1: {STEP_GRADIENT}{INDEX}", optimizer.seen, expect=[_grads(reference_model)], explain=BIG_BATCH)
-    observe("call 1: .grad on return, [parameter]", _grads(model), expect=_grads(reference_model),
+    observe("call 1: .grad when accumulate_step returns, [parameter]", _grads(model), expect=_grads(reference_model),
             explain="the step saw the right gradient; on return each .grad must still hold it (do not zero "
                     "the gradients after the step)")
 
@@ -230,7 +267,7 @@ def test_two_calls_in_a_row(impl):
     impl.accumulate_step(model, loss_fn, optimizer, _split(x, y, [1, 1, 4]))
     _observe_step_count(optimizer, "call 3, micro-batch sizes [1, 1, 4]")
     observe(f"call 3: {STEP_GRADIENT}{INDEX}", optimizer.seen, expect=[_grads(reference_model)], explain=BIG_BATCH)
-    observe("call 3: .grad on return, [parameter]", _grads(model), expect=_grads(reference_model),
+    observe("call 3: .grad when accumulate_step returns, [parameter]", _grads(model), expect=_grads(reference_model),
             explain="on return each .grad must still hold the gradient of this call's batch")
     observe("parameters after the 3 calls", _params(model), expect=_params(reference_model), explain=BIG_BATCH)
 
@@ -250,11 +287,11 @@ def test_sgd_step_equals_big_batch(impl, sizes, dtype):
     what = f"SGD, micro-batch sizes {sizes}, {dtype}"
     _observe_step_count(optimizer, what)
     observe(f"{what}: {STEP_GRADIENT}{INDEX}", optimizer.seen, expect=[_grads(reference_model)], explain=BIG_BATCH)
-    observe(f"{what}: .grad on return, [parameter]", _grads(model), expect=_grads(reference_model),
+    observe(f"{what}: .grad when accumulate_step returns, [parameter]", _grads(model), expect=_grads(reference_model),
             explain="on return each .grad must still hold the accumulated gradient used for the step")
     observe(f"{what}: parameters after the step", _params(model), expect=_params(reference_model),
             explain=BIG_BATCH)
-    observe(f"{what}: the returned loss", got_loss, expect=want_loss, rtol=1e-5,
+    observe(f"{what}: the loss accumulate_step returned", got_loss, expect=want_loss, rtol=1e-5,
             explain="return the mean loss over the whole batch (the size-weighted mean of the micro-batch mean "
                     "losses, before the step) as a Python float")
 
@@ -311,7 +348,7 @@ def test_single_micro_batch_is_a_plain_step(impl):
     _observe_step_count(optimizer, "a single micro-batch")
     observe("parameters after accumulate_step with a single micro-batch", _params(model),
             expect=_params(reference_model), explain="with a single micro-batch, accumulate_step is an ordinary step")
-    observe("the returned loss with a single micro-batch", got, expect=want, rtol=1e-5,
+    observe("the loss accumulate_step returned with a single micro-batch", got, expect=want, rtol=1e-5,
             explain="return the mean loss of the batch, before the step, as a Python float")
 
 

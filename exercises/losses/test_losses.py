@@ -78,18 +78,6 @@ def test_cross_entropy_plain(impl, reduction):
 
 
 @pytest.mark.task("cross_entropy")
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_class_weights(impl, reduction):
-    for seed, (n, c, dtype) in enumerate(CE_CASES):
-        logits, targets, weight = _ce_inputs(10 + seed, n, c, dtype)
-        _observe_loss(impl.cross_entropy, logits, targets, weight=weight, reduction=reduction,
-                      what=f"cross_entropy with class weights (reduction={reduction!r}) on {_name(dtype)} logits "
-                           f"of shape {(n, c)}",
-                      explain="loss[i] = -w[y[i]] * log_softmax(logits)[i, y[i]]; the weighted mean divides by "
-                              "the sum of the targets' weights, not by the batch size")
-
-
-@pytest.mark.task("cross_entropy")
 def test_cross_entropy_weighted_mean_hand_computed(impl):
     # Two samples, uniform logits over 2 classes: every -log p is log 2. Target weights are 3 and 1, so
     # the weighted mean is (3 log 2 + 1 log 2) / (3 + 1) = log 2, whereas dividing by N=2 gives 2 log 2.
@@ -100,6 +88,18 @@ def test_cross_entropy_weighted_mean_hand_computed(impl):
             impl.cross_entropy(logits, targets, weight=weight), expect=torch.tensor(math.log(2.0)),
             explain="(3 log 2 + 1 log 2) / (3 + 1) = log 2: the weighted mean divides by the sum of the targets' "
                     "weights (4 here), not by N")
+
+
+@pytest.mark.task("cross_entropy")
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_class_weights(impl, reduction):
+    for seed, (n, c, dtype) in enumerate(CE_CASES):
+        logits, targets, weight = _ce_inputs(10 + seed, n, c, dtype)
+        _observe_loss(impl.cross_entropy, logits, targets, weight=weight, reduction=reduction,
+                      what=f"cross_entropy with class weights (reduction={reduction!r}) on {_name(dtype)} logits "
+                           f"of shape {(n, c)}",
+                      explain="loss[i] = -w[y[i]] * log_softmax(logits)[i, y[i]]; 'mean' divides the summed loss "
+                              "by sum_i w[y[i]], the sum of the targets' weights")
 
 
 @pytest.mark.task("cross_entropy")

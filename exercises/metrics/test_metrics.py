@@ -76,8 +76,9 @@ def test_confusion_matrix_keeps_shape_when_classes_are_missing(impl):
     want[0, 0], want[0, 1], want[1, 1] = 1, 1, 1
     observe("confusion_matrix(preds=[0, 1, 1], targets=[0, 0, 1], 5): only classes 0 and 1 occur",
             impl.confusion_matrix(preds, targets, 5), expect=want,
-            explain="the shape is (num_classes, num_classes) = (5, 5) even when the highest classes never occur "
-                    "(torch.bincount needs minlength=K * K)")
+            explain="the shape is (num_classes, num_classes) = (5, 5) even when the highest classes never occur: it "
+                    "comes from num_classes, not from the largest label seen (torch.bincount, for one, returns only "
+                    "max + 1 counts unless minlength is given)")
     empty = torch.zeros(0, dtype=torch.int64)
     observe("confusion_matrix of an empty batch, num_classes=3", impl.confusion_matrix(empty, empty, 3),
             expect=torch.zeros(3, 3, dtype=torch.int64),

@@ -77,6 +77,66 @@ def test_autocast_dtype(impl):
 # ------------------------------------------------------------------------------------------------ train_step
 
 
+class _SpyScaler(torch.amp.GradScaler):
+    """A real CPU GradScaler that records the calls train_step makes on it."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__("cpu", init_scale=INIT_SCALE)
+        self.events = events
+        self.stepping = False
+
+    def scale(self, outputs):
+        self.events.append("scaler.scale")
+        return super().scale(outputs)
+
+    def unscale_(self, optimizer):
+        if not self.stepping:  # scaler.step() calls unscale_ itself; only the caller's own calls are recorded
+            self.events.append("scaler.unscale_")
+        return super().unscale_(optimizer)
+
+    def step(self, optimizer, *args, **kwargs):
+        self.events.append("scaler.step")
+        self.stepping = True
+        try:
+            return super().step(optimizer, *args, **kwargs)
+        finally:
+            self.stepping = False
+
+    def update(self, new_scale=None):
+        self.events.append("scaler.update")
+        # A real update() with no scaler.step() before it raises; the spy only records the call, so that the
+        # order of the calls can still be reported.
+        if "scaler.step" in self.events:
+            super().update(new_scale)
+
+
+class _SpySGD(torch.optim.SGD):
+    def __init__(self, params, scaler: _SpyScaler, events: list[str]) -> None:
+        super().__init__(params, lr=0.1)
+        self.scaler, self.events = scaler, events
+
+    def step(self, closure=None):
+        self.events.append("optimizer.step (inside scaler.step)" if self.scaler.stepping
+                           else "optimizer.step (called directly)")
+        return super().step(closure)
+
+
+@pytest.mark.task("train_step")
+def test_scaler_calls_in_order(impl):
+    events: list[str] = []
+    model = _model(14)
+    scaler = _SpyScaler(events)
+    _run(impl, model, _batch(34), _SpySGD(model.parameters(), scaler, events), scaler)
+    observe("number of scaler.update() calls in one train_step", events.count("scaler.update"), expect=1,
+            explain="call scaler.update() once per train_step, after scaler.step(optimizer): it backs the scale off "
+                    "after a skipped step and grows it after enough good ones")
+    observe("the GradScaler and optimizer calls of one train_step without max_norm, in order", " -> ".join(events),
+            expect="scaler.scale -> scaler.step -> optimizer.step (inside scaler.step) -> scaler.update",
+            explain="scaler.scale(loss).backward(), then scaler.step(optimizer), which unscales the gradients and "
+                    "calls optimizer.step() itself (or skips it when a gradient is inf or NaN), then scaler.update() "
+                    "once; never call optimizer.step() yourself")
+
+
 @pytest.mark.task("train_step")
 def test_forward_runs_under_autocast(impl):
     model = _model(0)
@@ -113,13 +173,37 @@ def test_loss_is_computed_in_float32_outside_autocast(impl):
 
 @pytest.mark.task("train_step")
 def test_stale_gradients_do_not_leak_in(impl):
+    class LeftoverSGD(torch.optim.SGD):
+        """Records, each time its step() runs, .grad minus the gradient this step's backward sent to each
+        parameter (seen by a tensor hook before it is added into .grad)."""
+
+        def __init__(self, params) -> None:
+            params = list(params)
+            super().__init__(params, lr=0.1)
+            self.latest: dict[int, torch.Tensor] = {}
+            for i, parameter in enumerate(params):
+                parameter.register_hook(lambda grad, i=i: self.latest.__setitem__(i, grad.detach().clone()))
+            self.leftover: list[list[torch.Tensor | None]] = []
+
+        def step(self, closure=None):
+            params = self.param_groups[0]["params"]
+            self.leftover.append([None if p.grad is None or i not in self.latest else p.grad - self.latest[i]
+                                  for i, p in enumerate(params)])
+            return super().step(closure)
+
     model = _model(11)
     for p in model.parameters():
         p.grad = torch.full_like(p, 5.0)  # left over from some earlier backward
-    # Scale 1, so that leftovers are not hidden by being divided by a large scale along with the gradients.
-    _run(impl, model, _batch(31), torch.optim.SGD(model.parameters(), lr=0.1), _scaler(init_scale=1.0))
+    # Scale 1, so that leftovers are not hidden by being divided by a large scale along with the gradients,
+    # and the gradient the backward pass computes is the very one the step should see.
+    optimizer = LeftoverSGD(model.parameters())
+    _run(impl, model, _batch(31), optimizer, _scaler(init_scale=1.0))
+    observe("at optimizer.step() (scale 1, .grad held leftover 5.0s before train_step): .grad minus the gradient "
+            "this step's backward computed, [step][parameter]", optimizer.leftover,
+            explain="the difference must be 0: at the step .grad holds only this step's gradient, so the 5.0s left "
+                    "in .grad before the call must be cleared with optimizer.zero_grad() before the backward pass")
     observe("parameters after one SGD step (scale 1) of a model whose .grad held leftover 5.0s", _params(model),
-            explain="gradients already in .grad must not leak into the step: optimizer.zero_grad() first")
+            explain="one step with this batch's gradient only")
 
 
 @pytest.mark.task("train_step")

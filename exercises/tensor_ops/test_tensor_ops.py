@@ -249,6 +249,43 @@ def test_pairwise_distances_does_not_modify_inputs(impl) -> None:
 
 @pytest.mark.task("batched_bilinear")
 @pytest.mark.parametrize("batched_a", [False, True], ids=["shared_A", "per_sample_A"])
+def test_batched_bilinear_pairs_x_with_rows_of_A(impl, batched_a: bool) -> None:
+    # Only A[0, 1] is nonzero, so the form is x[0] * y[1] = 14; pairing x with A's columns would give 15.
+    x, y = torch.tensor([[2.0, 3.0]]), torch.tensor([[5.0, 7.0]])
+    A = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    A = A.unsqueeze(0) if batched_a else A
+    shown = "[[[0, 1], [0, 0]]]" if batched_a else "[[0, 1], [0, 0]]"
+    observe(f"batched_bilinear(x=[[2, 3]], A={shown}, y=[[5, 7]])", impl.batched_bilinear(x, A, y),
+            expect=torch.tensor([14.0]),
+            explain="out[b] = sum over n, m of x[b, n] * A[n, m] * y[b, m]: A's row index goes with x and its "
+                    "column index with y, so only x[0] * A[0, 1] * y[1] = 2 * 7 = 14 is left (x[1] * y[0] = 15 "
+                    "is what A transposed gives)")
+
+
+@pytest.mark.task("batched_bilinear")
+@pytest.mark.parametrize("batched_a", [False, True], ids=["shared_A", "per_sample_A"])
+def test_batched_bilinear_keeps_samples_apart(impl, batched_a: bool) -> None:
+    x, y = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[1.0], [0.0], [0.0]])
+    A = torch.ones(3, 1, 1) if batched_a else torch.ones(1, 1)
+    shown = "[[[1]], [[1]], [[1]]]" if batched_a else "[[1]]"
+    observe(f"batched_bilinear(x=[[1], [2], [3]], A={shown}, y=[[1], [0], [0]])", impl.batched_bilinear(x, A, y),
+            expect=torch.tensor([1.0, 0.0, 0.0]),
+            explain="out[b] uses only sample b's x and y: samples 1 and 2 have y[b] = 0, so out[1] and out[2] "
+                    "are 0, and out[0] = 1 * 1 * 1; shape (B,), one number per sample")
+
+
+@pytest.mark.task("batched_bilinear")
+def test_batched_bilinear_uses_each_samples_A(impl) -> None:
+    x, y = torch.ones(3, 1), torch.ones(3, 1)
+    A = torch.tensor([[[2.0]], [[3.0]], [[5.0]]])
+    observe("batched_bilinear(x=[[1], [1], [1]], A=[[[2]], [[3]], [[5]]] (one A per sample), y=[[1], [1], [1]])",
+            impl.batched_bilinear(x, A, y), expect=torch.tensor([2.0, 3.0, 5.0]),
+            explain="a 3-D A of shape (B, N, M) holds one matrix per sample: out[b] = x[b] @ A[b] @ y[b], so "
+                    "sample 1 uses A[1] = [[3]] and sample 2 uses A[2] = [[5]]")
+
+
+@pytest.mark.task("batched_bilinear")
+@pytest.mark.parametrize("batched_a", [False, True], ids=["shared_A", "per_sample_A"])
 @pytest.mark.parametrize("b,n,m", [(1, 1, 1), (4, 3, 3), (5, 2, 6), (3, 7, 4)], ids=lambda v: str(v))
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_batched_bilinear_values(impl, batched_a: bool, b: int, n: int, m: int, dtype: torch.dtype) -> None:

@@ -133,23 +133,48 @@ def _observe_moves(function: str, device, model: _SpyModel, loss_fn: _SpyLoss) -
 @pytest.mark.task("train_one_epoch")
 def test_train_each_step_sees_only_its_batch_gradient(impl):
     class RecordingSGD(torch.optim.SGD):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
+        """Records, at each step, which parameters hold a .grad, what .grad holds beyond the gradient that the
+        latest backward() sent to the parameter (seen by a tensor hook, before it is added into .grad), and
+        the .grad itself."""
+
+        def __init__(self, params, *args, **kwargs) -> None:
+            params = list(params)
+            super().__init__(params, *args, **kwargs)
+            self.latest: dict[int, torch.Tensor] = {}
+            for position, parameter in enumerate(params):
+                parameter.register_hook(lambda grad, position=position: self.latest.__setitem__(
+                    position, grad.detach().clone()))
+            self.has_grad: list[list[bool]] = []
+            self.leftover: list[list[torch.Tensor | None]] = []
             self.seen: list[list[torch.Tensor | None]] = []
 
         def step(self, closure=None):
-            self.seen.append([None if p.grad is None else p.grad.clone() for p in self.param_groups[0]["params"]])
+            params = self.param_groups[0]["params"]
+            self.has_grad.append([p.grad is not None for p in params])
+            self.leftover.append([None if p.grad is None or i not in self.latest else p.grad - self.latest[i]
+                                  for i, p in enumerate(params)])
+            self.latest.clear()
+            self.seen.append([None if p.grad is None else p.grad.clone() for p in params])
             return super().step(closure)
 
     model = _make_model()
     optimizer = RecordingSGD(model.parameters(), lr=0.1, momentum=0.9)
     torch.manual_seed(3)
     impl.train_one_epoch(model, _make_loader(), nn.CrossEntropyLoss(), optimizer, "cpu")
-    observe("number of optimizer.step() calls for 10 samples in batches of 4 (3 batches)", len(optimizer.seen),
-            explain="call optimizer.step() once per batch")
-    observe("the gradients each optimizer.step() saw, [step][parameter]", optimizer.seen,
-            explain="at each step .grad holds the gradient of that batch's loss alone: backward() adds into .grad, "
-                    "so zero the gradients before backward(), not between backward() and step()")
+    observe("number of optimizer.step() calls in train_one_epoch for 10 samples in batches of 4 (3 batches)",
+            len(optimizer.seen), explain="call optimizer.step() once per batch")
+    observe("in train_one_epoch, for each optimizer.step(), [step][parameter]: did the parameter hold a .grad when "
+            "step() ran?", optimizer.has_grad,
+            explain="when step() runs every parameter must hold this batch's gradient: call backward() before "
+                    "step(), and optimizer.zero_grad() (which sets .grad to None) before backward(), not between "
+                    "backward() and step()")
+    observe("in train_one_epoch, for each optimizer.step(), [step][parameter]: .grad minus the gradient that the "
+            "latest backward() sent to the parameter", optimizer.leftover,
+            explain="when step() runs .grad must hold only what this batch's backward() computed (difference 0): "
+                    "backward() adds into .grad, so gradients from earlier backward() calls are still there unless "
+                    "optimizer.zero_grad() clears them before each backward()")
+    observe("the gradients each optimizer.step() saw in train_one_epoch, [step][parameter]", optimizer.seen,
+            explain="at each step, the gradient of that batch's mean loss at the weights left by the earlier steps")
 
 
 @pytest.mark.task("train_one_epoch")

@@ -16,6 +16,7 @@ from quiz.grading.scenario import UNPLAIN
 
 TENSOR, NDARRAY, REPR = "\x00tensor", "\x00ndarray", "\x00repr"
 SHOWN_IN_FULL = 8  # tensors up to this many elements are printed whole in a message
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")  # no terminal escapes from the sandbox reach the screen
 # torch.testing.assert_close's defaults for each floating dtype, (rtol, atol)
 DEFAULT_TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
@@ -30,7 +31,7 @@ class CatalogError(Exception):
 def clean(text: Any, limit: int = 2_000) -> str:
     """Untrusted text made safe to print: a string, no control characters, cut to ``limit``."""
     text = text if type(text) is str else repr(text)
-    text = CONTROL.sub("", text)
+    text = CONTROL.sub("", ANSI_ESCAPE.sub("", text))  # whole colour codes, not just their escape byte
     return text if len(text) <= limit else text[:limit] + " ..."
 
 

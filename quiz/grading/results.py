@@ -48,6 +48,13 @@ class GradeResult:
         """Tests that count: a test not run here for want of a GPU neither passes nor fails."""
         return sum(test.status != "skip" for test in self.tests)
 
+    def by_task(self) -> dict[str, list[TestResult]]:
+        """The tests grouped by task, tasks in the order their first test ran ("other" for untasked tests)."""
+        groups: dict[str, list[TestResult]] = {}
+        for test in self.tests:
+            groups.setdefault(test.task or "other", []).append(test)
+        return groups
+
     def to_json(self) -> dict:
         document = asdict(self)
         document["tests"] = [asdict(test) for test in self.tests]

@@ -99,6 +99,10 @@ def _check_topics(names: list[str]) -> tuple[str, ...]:
         slug = topics.closest(name)  # a near miss on the command line ("behavioral") means the real topic
         if slug is None:
             raise UsageError(f"unknown topic {name!r}: use one of {', '.join(topics.TOPIC_SLUGS)}")
+        if slug != name:
+            from quiz import ui
+
+            ui.plain(ui.make_console(stderr=True), f"--topic {name}: taken as {slug}", "warn")
         slugs.append(slug)
     return tuple(slugs)
 
@@ -506,7 +510,8 @@ def watch(
     One grader stays up while you work (torch is imported once), so a check after a save costs about the
     time of the tests themselves. Every check is kept, as with `torchprep check`.
     """
-    from quiz import catalog, ui, watch as watching
+    from quiz import catalog, ui
+    from quiz import watch as watching
     from quiz.grading import runner
 
     lang = _check_lang(lang)

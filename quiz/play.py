@@ -28,6 +28,7 @@ class QuizUI(Protocol):
     def reveal_open(self, question: Question) -> None: ...
     def ask_covered(self, question: Question) -> str: ...
     def show_feedback(self, question: Question, order: Sequence[int], graded: Graded) -> None: ...
+    def skipped(self, question: Question) -> None: ...
 
 
 class _Quit(Exception):
@@ -70,6 +71,8 @@ def run(questions: Sequence[Question], *, store: Store, ui: QuizUI, seed: int | 
                 after_answer(answer)
             if graded.outcome != "skipped":
                 ui.show_feedback(question, order, graded)
+            else:
+                ui.skipped(question)
     except (_Quit, KeyboardInterrupt, EOFError):
         quit_early = True
     ended = clock()
@@ -102,7 +105,7 @@ def _answer_one(question: Question, order: Sequence[int], ui: QuizUI) -> tuple[G
                 return session.grade_bug(question, response), hints_used
             return _grade_open(question, response, ui), hints_used
         except Unreadable as problem:
-            ui.notice(problem.reason, controls=True, **problem.details)
+            ui.notice(problem.reason, controls=True, hints=bool(question.hints), **problem.details)
 
 
 def _grade_open(question: Question, response: str, ui: QuizUI) -> Graded:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
-from rich.cells import cell_len
 from rich.text import Text
 from rich.theme import Theme
 
@@ -28,7 +29,7 @@ from quiz.session import Graded, Summary
 
 THEME = Theme({
     "ok": "bold green", "bad": "bold red", "warn": "yellow", "muted": "dim", "accent": "bold cyan",
-    "key": "bold", "skip": "yellow",
+    "key": "bold", "skip": "yellow", "code": "cyan",
 })
 SYNTAX_THEME = "ansi_dark"  # uses the terminal's own palette, and goes plain with NO_COLOR
 
@@ -41,7 +42,9 @@ LABELS = {
         "prompt_output": "What does it print? (one line is fine", "prompt_bug": "Which line(s) are wrong",
         "prompt_open": "Your answer (Enter to think it through, then see the model answer",
         "covered": "Which key points did you cover? (numbers, 'all' or 'none')",
-        "controls": "h hint · s skip · q quit", "score": "Score", "colon": ": ",
+        "controls": "h hint · s skip · q quit", "controls_no_hint": "s skip · q quit", "score": "Score",
+        "colon": ": ", "missed": "You missed", "wrongly": "Not right", "skipped": "Skipped: not counted; it can "
+        "come up again in a later quiz.", "correct_many": "Correct answers", "next": "Enter: next › ",
         "types": {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
                   "bug": "spot the bug", "open": "interview question"},
     },
@@ -53,7 +56,9 @@ LABELS = {
         "prompt_output": "这段代码会打印什么？（可写在一行", "prompt_bug": "哪一行有错",
         "prompt_open": "你的回答（直接回车可先在心里组织，再看参考答案",
         "covered": "你覆盖了哪些要点？（填编号、all 或 none）",
-        "controls": "h 提示 · s 跳过 · q 退出", "score": "得分", "colon": "：",
+        "controls": "h 提示 · s 跳过 · q 退出", "controls_no_hint": "s 跳过 · q 退出", "score": "得分",
+        "colon": "：", "missed": "漏选", "wrongly": "选错", "skipped": "已跳过：不计分，之后的测验里还会再出现。",
+        "correct_many": "正确答案", "next": "回车继续 › ",
         "types": {"choice": "单选题", "multi": "多选题", "output": "输出题", "bug": "找 bug", "open": "面试问答"},
     },
 }
@@ -63,11 +68,11 @@ NOTICES = {
            "letters": "Answer with letters a-{last}", "one_letter": "Choose one letter",
            "output": "Type what the code prints", "lines": "Answer with line numbers, e.g. 3 or 2,5",
            "key_points": "Give key point numbers from 1 to {count}, 'all' or 'none'",
-           "controls": " (or h hint, s skip, q quit)", "end": "."},
+           "controls": " (or h hint, s skip, q quit)", "controls_no_hint": " (or s skip, q quit)", "end": "."},
     "zh": {"no_more_hints": "这道题没有更多提示了。", "no_hints": "这道题没有提示。",
            "letters": "请用字母 a-{last} 作答", "one_letter": "只能选一个字母", "output": "请输入代码打印的内容",
            "lines": "请输入行号，例如 3 或 2,5", "key_points": "请输入 1 到 {count} 的要点编号，或 all / none",
-           "controls": "（或 h 提示、s 跳过、q 退出）", "end": "。"},
+           "controls": "（或 h 提示、s 跳过、q 退出）", "controls_no_hint": "（或 s 跳过、q 退出）", "end": "。"},
 }
 
 
@@ -97,6 +102,44 @@ def bank_problems(console: Console, problems: Sequence[BankProblem], *, heading:
 # ---------------------------------------------------------------------------------------------------------
 # The quiz
 
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def inline(text: str, style: str | None = None) -> Text:
+    """Text with `inline code` drawn as code (the backticks dropped); wrapping never splits a code span."""
+    out = Text(style=style or "")
+    position = 0
+    for match in INLINE_CODE.finditer(text):
+        out.append(text[position:match.start()])
+        out.append(match.group(1).replace(" ", "\u00a0") if len(match.group(1)) <= 40 else match.group(1),
+                   style="code")
+        position = match.end()
+    out.append(text[position:])
+    return out
+
+
+def _labelled(label: str, body: Text) -> Text:
+    line = Text(label, style="key")
+    line.append_text(body)
+    return line
+
+
+def references_block(label: str, urls: Sequence[str], width: int) -> list[Text]:
+    """Each address whole on a line (never wrapped or cut, a hyperlink where the terminal has them); the
+    first beside the label when it fits."""
+    lines: list[Text] = []
+    for number, url in enumerate(urls):
+        link = Text(url, style=f"muted link {url}")
+        if number == 0 and cell_len(label) + 1 + len(url) <= width:
+            line = Text(label + " ", style="key") + link
+        else:
+            if number == 0:
+                lines.append(Text(label, style="key"))
+            line = Text("  ") + link
+        line.no_wrap, line.overflow = True, "ignore"
+        lines.append(line)
+    return lines
+
 
 class QuizView:
     """The terminal side of play.run: shows questions and feedback, reads answers."""
@@ -107,6 +150,7 @@ class QuizView:
         self.words = LABELS.get(lang, LABELS["en"])
         self.deadline = deadline  # mock interviews: shown as a countdown on every question
         self.clock = clock
+        self.pause = True  # wait for Enter after feedback on a terminal, so the next question does not scroll it away
 
     def _countdown(self) -> str:
         if self.deadline is None or self.clock is None:
@@ -121,21 +165,24 @@ class QuizView:
         stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
         title = (f"{self.words['question']} {index}/{total} · {topics.label(question.topic, self.lang)} · "
                  f"{stars} · {self.words['types'][question.type]}{self._countdown()}")
-        parts: list = [Text(self._t(question.prompt))]
+        parts: list = [inline(self._t(question.prompt))]
         if question.code:
             parts.append(Text(""))
             parts.append(Syntax(question.code.rstrip("\n"), "python", theme=SYNTAX_THEME, line_numbers=True,
                                 word_wrap=True, background_color="default"))
         if question.choices:
             parts.append(Text(""))
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column()  # a wrapped choice keeps its indent under its own first word
             for position, choice_index in enumerate(order):
-                letter = session.LETTERS[position]
-                line = Text(f"  {letter}) ", style="key")
-                line.append(self._t(question.choices[choice_index].text))
-                parts.append(line)
+                grid.add_row(Text(f"  {session.LETTERS[position]})", style="key"),
+                             inline(self._t(question.choices[choice_index].text)))
+            parts.append(grid)
         self.console.print()
+        controls = self.words["controls" if question.hints else "controls_no_hint"]
         self.console.print(Panel(Group(*parts), title=title, title_align="left", box=box.ROUNDED,
-                                 subtitle=self.words["controls"], subtitle_align="right"))
+                                 subtitle=controls, subtitle_align="right"))
 
     def ask(self, question: Question) -> str:
         key = {"choice": "prompt_choice", "multi": "prompt_multi", "output": "prompt_output",
@@ -147,14 +194,14 @@ class QuizView:
     def show_hint(self, question: Question, number: int) -> None:
         self.console.print(Text(f"{self.words['hint']} {number}/{len(question.hints)}{self.words['colon']}",
                                 style="warn")
-                           + Text(self._t(question.hints[number - 1])))
+                           + inline(self._t(question.hints[number - 1])))
 
-    def notice(self, what: str, *, controls: bool = False, **details: object) -> None:
+    def notice(self, what: str, *, controls: bool = False, hints: bool = True, **details: object) -> None:
         words = NOTICES.get(self.lang, NOTICES["en"])
         message = words[what].format(**details)
         if what not in ("no_more_hints", "no_hints"):
-            message += (words["controls"] if controls else "") + (words["end"] if self.lang == "en" or not controls
-                                                                  else "")
+            shown = words["controls" if hints else "controls_no_hint"] if controls else ""
+            message += shown + (words["end"] if self.lang == "en" or not controls else "")
         self.console.print(Text(message, style="muted"))
 
     def reveal_open(self, question: Question) -> None:
@@ -186,6 +233,34 @@ class QuizView:
         return self.console.input(Text("Edit the file, then press Enter to grade it (q to give up) › ",
                                        style="accent"))
 
+    def _multi_feedback(self, question: Question, order: Sequence[int], graded: Graded) -> list:
+        """The right letters and yours on one line, then each right choice you missed and each choice you
+        picked that is not right (with why), one a line: a near miss says exactly where it went wrong."""
+        chosen = set(graded.chosen)
+        letters = {index: session.LETTERS[position] for position, index in enumerate(order)}
+        right = [letters[i] for i in order if question.choices[i].correct]
+        mine = [letters[i] for i in order if i in chosen]
+        sep = "、" if self.lang == "zh" else ", "
+        head = _labelled(f"{self.words['correct_many']}{self.words['colon']}", Text(sep.join(right)))
+        head.append(f" · {self.words['your_pick']}{self.words['colon']}{sep.join(mine)}", style="muted")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for index in order:
+            choice = question.choices[index]
+            if choice.correct and index not in chosen:
+                grid.add_row(Text(f"  {self.words['missed']} {letters[index]})", style="bad"),
+                             inline(self._t(choice.text)))
+            elif not choice.correct and index in chosen:
+                body = inline(self._t(choice.text))
+                if choice.why:
+                    body = inline(self._t(choice.why))
+                grid.add_row(Text(f"  {self.words['wrongly']} {letters[index]})", style="bad"), body)
+        return [head, grid]
+
+    def skipped(self, question: Question) -> None:
+        self.console.print(Text(self.words["skipped"], style="skip"))
+
     def ask_covered(self, question: Question) -> str:
         return self.console.input(Text(f"{self.words['covered']} › ", style="accent"))
 
@@ -200,30 +275,42 @@ class QuizView:
         else:
             verdict = Text(f"✗ {self.words['wrong']}", style="bad")
         lines.append(verdict)
-        if question.type != "open" and graded.outcome == "wrong":
+        if question.type == "multi" and graded.outcome == "wrong":
+            lines += self._multi_feedback(question, order, graded)
+        elif question.type != "open" and graded.outcome == "wrong":
             expected = session.expected_answer(question, order, self.lang)
             if "\n" in expected:
                 lines.append(Text(f"{self.words['correct']}{self.words['colon'].strip()}", style="key"))
                 lines.append(Panel(Text(expected), box=box.SQUARE, expand=False))
             else:
-                lines.append(Text(f"{self.words['correct']}{self.words['colon']}", style="key") + Text(expected))
-            for index in graded.chosen if question.type in ("choice", "multi") else ():
+                lines.append(_labelled(f"{self.words['correct']}{self.words['colon']}", inline(expected)))
+            for index in graded.chosen if question.type == "choice" else ():
                 choice = question.choices[index]
                 if not choice.correct and choice.why:
                     letter = session.LETTERS[list(order).index(index)]
-                    lines.append(Text(f"{self.words['your_pick']} {letter}){self.words['colon']}", style="key")
-                                 + Text(self._t(choice.why)))
-        lines.append(Text(f"{self.words['explanation']}{self.words['colon']}", style="key")
-                     + Text(self._t(question.explanation)))
-        if question.references:
-            lines.append(Text(f"{self.words['references']}{self.words['colon']}", style="key")
-                         + Text(" ".join(question.references), style="muted"))
+                    lines.append(_labelled(f"{self.words['your_pick']} {letter}){self.words['colon']}",
+                                           inline(self._t(choice.why))))
+        lines.append(_labelled(f"{self.words['explanation']}{self.words['colon']}",
+                               inline(self._t(question.explanation))))
         self.console.print(Group(*lines))
+        if question.references:
+            for line in references_block(f"{self.words['references']}{self.words['colon'].rstrip()}",
+                                         question.references, self.console.width):
+                self.console.print(line, soft_wrap=True)  # the terminal folds an address too long; rich would cut it
+        if self.pause and self.console.is_terminal and sys.stdin.isatty():
+            # The next question would scroll this feedback away before it is read.
+            self.console.input(Text(self.words["next"], style="muted"))
 
 
 def _points(score: float) -> str:
     # Open questions score fractions of a point; two decimals are plenty, whole numbers stay whole.
     return f"{score:.2f}".rstrip("0").rstrip(".")
+
+
+def _title(prompt: str, width: int) -> str:
+    """A question's prompt as a one-line title: its first sentence, cut at a word with an ellipsis."""
+    first = re.split(r"(?<=[.?!。？！])\s", " ".join(prompt.split()), maxsplit=1)[0]
+    return _shorten(first, max(20, width)) if cell_len(first) > width else first
 
 
 def session_summary(console: Console, summary: Summary, lang: str = "en") -> None:
@@ -241,12 +328,13 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
     console.print(table)
     minutes, seconds = divmod(int(round(summary.duration_s)), 60)
     console.print(f"Time: {minutes}m {seconds:02d}s" if lang == "en" else f"用时：{minutes} 分 {seconds:02d} 秒")
-    if summary.missed:
-        console.print(Text("Missed: " if lang == "en" else "答错：", style="bad")
-                      + Text(", ".join(summary.missed)), soft_wrap=True)
-    if summary.skipped_ids:
-        console.print(Text("Skipped: " if lang == "en" else "跳过：", style="skip")
-                      + Text(", ".join(summary.skipped_ids)), soft_wrap=True)
+    for outcome, label, style in (("wrong", "Missed" if lang == "en" else "答错", "bad"),
+                                  ("skipped", "Skipped" if lang == "en" else "跳过", "skip")):
+        questions = [r.question for r in summary.results if r.graded.outcome == outcome]
+        if questions:
+            console.print(Text(f"{label} ({len(questions)}){':' if lang == 'en' else '：'}", style=style))
+            for question in questions:
+                console.print(Text("  • ") + inline(_title(localize(question.prompt, lang), console.width - 4)))
     if summary.quit_early:
         console.print(Text("Stopped early: every answer given so far is saved." if lang == "en"
                            else "已提前结束：已作答的题目都已保存。", style="muted"))
@@ -654,11 +742,24 @@ def batch_progress(console: Console, total: int):
 
 
 def _shorten(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a space with an ellipsis, so no word is cut in half."""
-    if len(text) <= limit:
+    """At most ``limit`` terminal cells, cut at a space with an ellipsis, so no word is cut in half (Chinese,
+    which has no spaces, is cut at any character)."""
+    if cell_len(text) <= limit:
         return text
-    cut = text[:limit - 1]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "…"
+    cut, used = [], 0
+    for character in text:
+        used += cell_len(character)
+        if used > limit - 1:
+            break
+        cut.append(character)
+    kept = "".join(cut)
+    if " " in kept and text[len(kept)] != " " and not _is_cjk(text[len(kept)]):
+        kept = kept.rsplit(" ", 1)[0]
+    return kept.rstrip(" ,;:，；：") + "…"
+
+
+def _is_cjk(character: str) -> bool:
+    return cell_len(character) == 2
 
 
 def batch_table(console: Console, results, exercise_id: str) -> None:

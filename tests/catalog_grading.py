@@ -15,7 +15,7 @@ from quiz.grading.results import GradeResult, TestResult
 from tests.check_exercise import cases
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def graded(exercise_id: str) -> tuple[tuple[Path, str, GradeResult], ...]:
     """(file, "pass" or "fail" as it must be graded, its result) for each of the exercise's own files."""
     exercise = catalog.get(exercise_id)

@@ -232,6 +232,9 @@ class MockUI:
     def show_feedback(self, question, order, graded):
         pass
 
+    def skipped(self, question):
+        pass
+
     def show_hint(self, question, number):
         pass
 

@@ -41,7 +41,9 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "autograd/fit_linear_update_outside_no_grad": ("w.grad", "nonetype"),
     "autograd/gradient_leaves_grad_on_input": ("x.grad after gradient", "must not leave a .grad"),
     "autograd/gradient_returns_graph_attached": ("requires_grad of the gradient returned", "detached"),
-    "autograd/gradient_sets_requires_grad_on_input": ("x.requires_grad after gradient", "must not turn on requires_grad"),
+    "autograd/gradient_sets_requires_grad_on_input": (
+        "x.requires_grad after gradient", "must not turn on requires_grad",
+    ),
     "autograd/hvp_finite_differences": ("hvp", "finite differences"),
     "autograd/hvp_full_hessian": ("hvp", "backward passes", "full hessian"),
     "autograd/hvp_full_hessian_vectorized": ("hvp", "vmap", "full hessian"),
@@ -129,7 +131,9 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "gan_step/sigmoid_before_bce_with_logits": ("discriminator_step", "a sigmoid was applied to the logits"),
     "gan_step/swapped_discriminator_labels": ("discriminator_step", "labels are swapped"),
     "grad_accumulation/clip_coef_not_clamped": ("clip_grad_norm(max_norm=100)", "clamped to at most 1"),
-    "grad_accumulation/clips_each_parameter_separately": ("gradients after clipping", "same clip_coef", "all gradients together"),
+    "grad_accumulation/clips_each_parameter_separately": (
+        "gradients after clipping", "same clip_coef", "all gradients together",
+    ),
     "grad_accumulation/forgets_zero_grad": ("accumulate_step", "3.0 before the call", "leaked"),
     "grad_accumulation/ignores_norm_type": ("returned total norm", "norm_type=1.0", "norm_type-norm"),
     "grad_accumulation/inf_norm_by_power_formula": ("norm_type=inf", "largest absolute value"),
@@ -137,10 +141,14 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "grad_accumulation/no_loss_scaling": ("accumulate_step", "last micro-batch's mean-loss gradient", "not scaled"),
     "grad_accumulation/returns_norm_after_clipping": ("returned total norm", "before clipping"),
     "grad_accumulation/returns_unweighted_mean_loss": ("loss accumulate_step returned", "size-weighted mean"),
-    "grad_accumulation/scales_by_number_of_micro_batches": ("accumulate_step", "sizes [3, 5, 2]", "number of micro-batches"),
+    "grad_accumulation/scales_by_number_of_micro_batches": (
+        "accumulate_step", "sizes [3, 5, 2]", "number of micro-batches",
+    ),
     "grad_accumulation/steps_every_micro_batch": ("optimizer.step() calls in one accumulate_step", "exactly once"),
     "grad_accumulation/zero_grad_inside_loop": ("accumulate_step", "first micro-batch", "zero the gradients only once"),
-    "grad_accumulation/zeroes_grad_after_step": (".grad when accumulate_step returns", "do not zero the gradients after the step"),
+    "grad_accumulation/zeroes_grad_after_step": (
+        ".grad when accumulate_step returns", "do not zero the gradients after the step",
+    ),
     "losses/bce_sigmoid_then_log": ("bce_with_logits", "loss is finite"),
     "losses/focal_alpha_same_for_both_classes": ("focal_loss", "alpha_t", "0.75 for the negative"),
     "losses/focal_log_of_probability": ("focal_loss", "loss is finite", "log(p_t)"),
@@ -182,7 +190,9 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "optim_schedule/scheduler_stepped_once_per_epoch": ("scheduler.last_epoch", "once per batch"),
     "optim_schedule/warmup_off_by_one": ("optimizer step 0", "in the warm-up", "(step + 1) / warmup_steps"),
     "optim_schedule/weight_decay_after_momentum": ("weight_decay=0.05", "after step 2", "before the buffer"),
-    "optim_schedule/weight_decay_modifies_grad_in_place": ("p.grad after one sgd_step with weight_decay", "out of place"),
+    "optim_schedule/weight_decay_modifies_grad_in_place": (
+        "p.grad after one sgd_step with weight_decay", "out of place",
+    ),
     "sequence_model/bidirectional_output_at_last_index": ("last 6 features fc receives", "backward-direction state"),
     "sequence_model/directions_swapped": ("first 6 features fc receives", "bidirectional", "forward-direction state"),
     "sequence_model/enforce_sorted_default": ("enforce_sorted", "must be sorted"),
@@ -230,7 +240,7 @@ def test_every_mutant_has_its_key_words_and_every_entry_its_mutant():
                          ids=lambda e: e.id)
 def test_each_mutants_first_message_names_its_mistake(exercise):
     problems = []
-    for path, expected, result in graded(exercise.id):
+    for path, _expected, result in graded(exercise.id):
         if path.parent.parent != MUTANTS:
             continue
         words = KEY_WORDS.get(f"{exercise.id}/{path.stem}", ())

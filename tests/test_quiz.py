@@ -40,6 +40,17 @@ def run_one(cli, qtype: str, answer: str, *extra: str):
 
 @pytest.mark.usefixtures("sample_only")
 class TestEveryQuestionType:
+    def test_multi_select_feedback_names_each_missed_and_each_wrong_pick(self, cli):
+        letters = {text: letter for letter, text in shown_letters(run_one(cli, "multi", "q\n").output,
+                                                                   "sample-multi").items()}
+        picked = letters["x.view(-1)"] + letters["x.clone()"]
+        out = run_one(cli, "multi", picked + "\n").output
+        right = ", ".join(sorted(letters[t] for t in ("x.view(-1)", "x.t()")))
+        assert f"Correct answers: {right} · Your choice: {', '.join(sorted(picked))}" in out
+        assert f"  You missed {letters['x.t()']}) x.t()" in out
+        assert f"  Not right {letters['x.clone()']})  clone copies." in out
+        assert f"You missed {letters['x.view(-1)']})" not in out, "a right pick is not reported as missed"
+
     def test_choice_right_then_recorded(self, cli, isolated):
         first = run_one(cli, "choice", "q\n")  # look at the shuffled order, then quit
         letter = right_letters(first.output, "sample-choice")
@@ -59,7 +70,7 @@ class TestEveryQuestionType:
         assert "✗ Not quite" in result.output
         assert f"Correct answer: {right}) loss.backward()" in result.output
         assert f"Your choice {wrong}): step() uses gradients, it does not compute them." in result.output
-        assert "Missed: sample-choice" in result.output
+        assert "Missed (1):\n  • Which call computes gradients?" in result.output
         assert answers_in(isolated)[0].outcome == "wrong"
 
     def test_multi_needs_every_right_letter(self, cli, isolated):
@@ -81,7 +92,9 @@ class TestEveryQuestionType:
 
     def test_bug_takes_line_numbers(self, cli, isolated):
         result = run_one(cli, "bug", "one\n1\n")
-        assert "Answer with line numbers, e.g. 3 or 2,5 (or h hint, s skip, q quit)." in result.output
+        # The sample bug question has no hints: neither the panel nor the notice promises one.
+        assert "Answer with line numbers, e.g. 3 or 2,5 (or s skip, q quit)." in result.output
+        assert "h hint" not in result.output
         assert "✓ Right" in result.output
         result = run_one(cli, "bug", "1, 4\n")
         assert "Correct answer: 1" in result.output
@@ -109,7 +122,8 @@ class TestControls:
         assert "Hint 1/2: Think of reverse mode." in result.output
         assert "Hint 2/2: It is a method of the loss." in result.output
         assert "No more hints for this question." in result.output
-        assert "Skipped: sample-choice" in result.output
+        assert "Skipped (1):\n  • Which call computes gradients?" in result.output
+        assert "Skipped: not counted; it can come up again in a later quiz." in result.output
         assert "Stopped early: every answer given so far is saved." in result.output
         answers = answers_in(isolated)
         assert [(a.question_id, a.outcome, a.hints_used) for a in answers] == [("sample-choice", "skipped", 2)]
@@ -128,7 +142,7 @@ class TestControls:
         assert "Training loop" in result.output and "Tensors and fundamentals" in result.output
         assert "Total" in result.output and "1/2" in result.output
         assert "Time: 0m" in result.output
-        assert "Missed: sample-bug" in result.output
+        assert "Missed (1):\n  • Which line is wrong?" in result.output and "sample-bug" not in result.output
 
     def test_chinese_with_english_fallback(self, cli):
         result = cli("quiz", "--bank", SAMPLE_BANK, "--seed", "3", "--type", "choice", "--lang", "zh",
@@ -203,6 +217,9 @@ class FakeUI:
     def show_feedback(self, question, order, graded):
         pass
 
+    def skipped(self, question):
+        pass
+
 
 def test_ctrl_c_mid_session_keeps_answers_and_times_come_from_the_clock(isolated):
     questions = [QUESTIONS["sample-bug"], QUESTIONS["sample-output"], QUESTIONS["sample-open"]]
@@ -221,3 +238,18 @@ def test_choice_order_is_a_permutation():
     question = QUESTIONS["sample-choice"]
     for seed in range(10):
         assert sorted(session.choice_order(question, seed)) == [0, 1, 2]
+
+
+def test_a_near_miss_topic_on_the_command_line_is_said(cli, sample_only):
+    result = cli("quiz", "--bank", sample_only, "--topic", "tensor", "--count", "1", input="q\n")
+    assert "--topic tensor: taken as tensors" in result.output
+
+
+def test_reference_addresses_are_never_broken_across_lines(cli, sample_only, tmp_path):
+    url = "https://docs.pytorch.org/docs/stable/data.html#torch.utils.data.get_worker_info_and_more_text"
+    bank_file = tmp_path / "one.yaml"
+    bank_file.write_text(SAMPLE_BANK.read_text().replace(
+        "https://docs.pytorch.org/docs/stable/autograd.html", url))
+    assert url in bank_file.read_text()
+    result = cli("quiz", "--bank", bank_file, "--type", "choice", "--seed", "7", input="a\n")
+    assert url in result.output, "the address must come out whole, on one line"

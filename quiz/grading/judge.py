@@ -2,11 +2,12 @@
 
 Started by torchprep as ``python -m quiz.grading.judge`` with a job (JSON) on stdin; writes progress and
 results, one JSON object a line, on stdout. With ``--serve`` (``torchprep watch``) it stays up and grades one
-job per line of stdin until stdin closes, so a re-grade costs the tests, not the import of torch. It is the only process that imports torch *and* decides a
-verdict, and no submission code ever runs in it: each submission runs in a sandboxed child forked from a
-clean zygote (see sandbox.py and zygote.py) and reports an observation stream; the reference's stream is
-recorded the same way once and cached under (exercise, tests, reference, grading code, torch version, CUDA)
-so that later checks run one child, not two.
+job per line of stdin until stdin closes, so a re-grade costs the tests, not the import of torch.
+
+It is the only process that imports torch *and* decides a verdict, and no submission code ever runs in it:
+each submission runs in a sandboxed child forked from a clean zygote (see sandbox.py and zygote.py) and
+reports an observation stream; the reference's stream is recorded the same way once and cached under
+(exercise, tests, reference, grading code, torch version, CUDA) so that later checks run one child, not two.
 
 The judge grades against a verified copy of the catalog: the tests and reference as shipped (their hashes
 are in catalog.sha256). When the files on disk differ, it grades against the copy it verified earlier and

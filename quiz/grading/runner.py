@@ -123,7 +123,8 @@ def _read_results(process: subprocess.Popen, progress: Callable[[int, int, str],
     return None
 
 
-def _judge_died(exercise: Exercise, submissions: Sequence[Path], process: subprocess.Popen, errors) -> list[GradeResult]:
+def _judge_died(exercise: Exercise, submissions: Sequence[Path], process: subprocess.Popen, errors
+                ) -> list[GradeResult]:
     errors.seek(0)
     problem = errors.read()[-2_000:].decode("utf-8", "replace").strip()
     reason = f"the grader stopped unexpectedly (exit {process.poll()})" + (f":\n{problem}" if problem else "")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from quiz.errors import QuizError
+
 DB_NAME = "progress.db"
 BUSY_TIMEOUT_S = 30
 
@@ -154,6 +156,12 @@ class Store:
         notices: list[str] = []
         try:
             connection = cls._connect(path)
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise QuizError(f"the progress database {path} is held by another program (another torchprep "
+                                f"still running?) and stayed locked for {BUSY_TIMEOUT_S:g} s: close it and try "
+                                "again. Nothing was changed.") from error
+            raise
         except _Corrupt as error:
             moved = path.with_name(f"{DB_NAME}.corrupt-{(now or utcnow()).strftime('%Y%m%dT%H%M%S')}")
             for suffix in ("", "-wal", "-shm"):
@@ -167,21 +175,17 @@ class Store:
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
+        if path.exists():
+            _check_health(path)
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
-            check = connection.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise _Corrupt(f"integrity check failed: {check}")
         except sqlite3.DatabaseError as error:
             connection.close()
-            # Only damage moves the file aside; "database is locked" and the like must reach the user.
-            if isinstance(error, _Corrupt) or any(sign in str(error) for sign in _CORRUPTION_SIGNS):
-                raise _Corrupt(str(error)) from error
-            raise
+            _raise_classified(error)
         try:
             _migrate(connection)
         except BaseException:
@@ -405,6 +409,31 @@ def _answer(row: sqlite3.Row) -> Answer:
         score=row["score"], answered_at=parse_time(row["answered_at"]), response=row["response"],
         hints_used=row["hints_used"], duration_s=row["duration_s"], session_id=row["session_id"],
     )
+
+
+def _raise_classified(error: sqlite3.DatabaseError) -> None:
+    # Only damage moves the file aside; "database is locked" and the like must reach the user.
+    if isinstance(error, _Corrupt) or any(sign in str(error) for sign in _CORRUPTION_SIGNS):
+        raise _Corrupt(str(error)) from error
+    raise error
+
+
+def _check_health(path: Path) -> None:
+    """Raise _Corrupt when the database is damaged, without changing any of its files.
+
+    The check runs on a read-only connection: a read-write one that meets a damaged file deletes the -wal and
+    -shm when it closes (SQLite tidies up after the last connection), and the answers committed only to the
+    -wal would be gone before the files could be moved aside.
+    """
+    probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        check = probe.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        _raise_classified(error)
+    finally:
+        probe.close()
+    if check != "ok":
+        raise _Corrupt(f"integrity check failed: {check}")
 
 
 def _migrate(connection: sqlite3.Connection) -> None:

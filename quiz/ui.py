@@ -37,7 +37,7 @@ LABELS = {
     "en": {
         "question": "Question", "right": "Right", "wrong": "Not quite", "answer": "Answer",
         "correct": "Correct answer", "explanation": "Why", "references": "Read more", "hint": "Hint",
-        "model": "Model answer", "key_points": "Key points", "your_pick": "Your choice",
+        "model": "Model answer", "key_points": "Key points", "your_pick": "Your choice", "your_answer": "Your answer",
         "prompt_choice": "Your answer (letter", "prompt_multi": "Your answer (all letters that apply",
         "prompt_output": "What does it print? (one line is fine", "prompt_bug": "Which line(s) are wrong",
         "prompt_open": "Your answer (Enter to think it through, then see the model answer",
@@ -51,7 +51,7 @@ LABELS = {
     "zh": {
         "question": "题目", "right": "回答正确", "wrong": "还差一点", "answer": "答案",
         "correct": "正确答案", "explanation": "解析", "references": "延伸阅读", "hint": "提示",
-        "model": "参考答案", "key_points": "要点", "your_pick": "你的选择",
+        "model": "参考答案", "key_points": "要点", "your_pick": "你的选择", "your_answer": "你的回答",
         "prompt_choice": "你的答案（字母", "prompt_multi": "你的答案（所有正确选项的字母",
         "prompt_output": "这段代码会打印什么？（可写在一行", "prompt_bug": "哪一行有错",
         "prompt_open": "你的回答（直接回车可先在心里组织，再看参考答案",
@@ -118,6 +118,54 @@ def inline(text: str, style: str | None = None) -> Text:
     return out
 
 
+# Chinese may break between any two characters, Latin words and `code` never; closing punctuation never
+# starts a line and opening punctuation never ends one. rich breaks only at spaces, so a Chinese sentence is
+# one long "word" to it: moved whole to the next line, a Latin word in it split mid-way.
+_CJK_TOKEN = re.compile(r"`[^`\n]+`|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s`\u2e80-\u9fff"
+                        r"\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+|\s+|`")
+_NO_LINE_START = set("，。、；：？！）」』》〉】,.;:?!)]}%")
+_NO_LINE_END = set("（「『《〈【([{")
+
+
+def has_cjk(text: str) -> bool:
+    return any("\u2e80" <= character <= "\u9fff" for character in text)
+
+
+def wrap_text(text: str, width: int, first_offset: int = 0) -> str:
+    """``text`` with line breaks where a line would pass ``width`` cells (the first line starts after
+    ``first_offset`` cells): Chinese between characters, everything else at spaces."""
+    width = max(10, width)
+    out_lines = []
+    for paragraph in text.split("\n"):
+        tokens = _CJK_TOKEN.findall(paragraph)
+        merged: list[str] = []
+        for token in tokens:  # glue punctuation to its neighbour so neither begins or ends a line wrongly
+            if merged and (token[0] in _NO_LINE_START or merged[-1][-1] in _NO_LINE_END) and not token.isspace():
+                merged[-1] += token
+            else:
+                merged.append(token)
+        line, used = "", first_offset if not out_lines else 0
+        for token in merged:
+            size = cell_len(token)
+            if token.isspace():
+                if line:
+                    line, used = line + " ", used + 1
+                continue
+            if used + size > width and line.strip():
+                out_lines.append(line.rstrip())
+                line, used = "", 0
+            line, used = line + token, used + size
+        out_lines.append(line.rstrip())
+    return "\n".join(out_lines)
+
+
+def para(text: str, width: int, first_offset: int = 0, style: str | None = None) -> Text:
+    """A paragraph to print: inline code drawn as code; Chinese wrapped by wrap_text (rich wraps the rest)."""
+    if has_cjk(text):
+        text = wrap_text(text, width, first_offset)
+    return inline(text, style)
+
+
 def _labelled(label: str, body: Text) -> Text:
     line = Text(label, style="key")
     line.append_text(body)
@@ -130,8 +178,9 @@ def references_block(label: str, urls: Sequence[str], width: int) -> list[Text]:
     lines: list[Text] = []
     for number, url in enumerate(urls):
         link = Text(url, style=f"muted link {url}")
-        if number == 0 and cell_len(label) + 1 + len(url) <= width:
-            line = Text(label + " ", style="key") + link
+        gap = "" if label.endswith("：") else " "
+        if number == 0 and cell_len(label + gap) + len(url) <= width:
+            line = Text(label + gap, style="key") + link
         else:
             if number == 0:
                 lines.append(Text(label, style="key"))
@@ -150,6 +199,7 @@ class QuizView:
         self.words = LABELS.get(lang, LABELS["en"])
         self.deadline = deadline  # mock interviews: shown as a countdown on every question
         self.clock = clock
+        self.last_response = ""  # an open question's answer, shown again beside the key points
         self.pause = True  # wait for Enter after feedback on a terminal, so the next question does not scroll it away
 
     def _countdown(self) -> str:
@@ -165,7 +215,8 @@ class QuizView:
         stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
         title = (f"{self.words['question']} {index}/{total} · {topics.label(question.topic, self.lang)} · "
                  f"{stars} · {self.words['types'][question.type]}{self._countdown()}")
-        parts: list = [inline(self._t(question.prompt))]
+        inner = self.console.width - 4  # inside the panel's border and padding
+        parts: list = [para(self._t(question.prompt), inner)]
         if question.code:
             parts.append(Text(""))
             parts.append(Syntax(question.code.rstrip("\n"), "python", theme=SYNTAX_THEME, line_numbers=True,
@@ -177,7 +228,7 @@ class QuizView:
             grid.add_column()  # a wrapped choice keeps its indent under its own first word
             for position, choice_index in enumerate(order):
                 grid.add_row(Text(f"  {session.LETTERS[position]})", style="key"),
-                             inline(self._t(question.choices[choice_index].text)))
+                             para(self._t(question.choices[choice_index].text), inner - 5))
             parts.append(grid)
         self.console.print()
         controls = self.words["controls" if question.hints else "controls_no_hint"]
@@ -189,12 +240,13 @@ class QuizView:
                "bug": "prompt_bug", "open": "prompt_open"}[question.type]
         close = "）" if self.lang == "zh" else ")"
         prompt = self.words[key] + (close if question.type in ("choice", "multi", "output", "open") else "")
-        return self.console.input(Text(f"{prompt} › ", style="accent"))
+        self.last_response = self.console.input(Text(f"{prompt} › ", style="accent"))
+        return self.last_response
 
     def show_hint(self, question: Question, number: int) -> None:
-        self.console.print(Text(f"{self.words['hint']} {number}/{len(question.hints)}{self.words['colon']}",
-                                style="warn")
-                           + inline(self._t(question.hints[number - 1])))
+        label = f"{self.words['hint']} {number}/{len(question.hints)}{self.words['colon']}"
+        self.console.print(Text(label, style="warn")
+                           + para(self._t(question.hints[number - 1]), self.console.width, cell_len(label)))
 
     def notice(self, what: str, *, controls: bool = False, hints: bool = True, **details: object) -> None:
         words = NOTICES.get(self.lang, NOTICES["en"])
@@ -205,14 +257,19 @@ class QuizView:
         self.console.print(Text(message, style="muted"))
 
     def reveal_open(self, question: Question) -> None:
-        points = Text()
-        for number, point in enumerate(question.key_points, 1):
-            points.append(f"  {number}. ", style="key")
-            points.append(self._t(point) + "\n")
-        self.console.print(Panel(Group(Text(self._t(question.model_answer))), title=self.words["model"],
-                                 title_align="left", box=box.ROUNDED))
+        """Your answer and the key points together, to mark which you covered; the model answer comes after
+        the marking (show_feedback), so neither scrolls the other away."""
+        width = self.console.width
+        if self.last_response.strip():
+            label = f"{self.words['your_answer']}{self.words['colon']}"
+            self.console.print(_labelled(label, para(self.last_response.strip(), width, cell_len(label))))
         self.console.print(Text(self.words["key_points"], style="key"))
-        self.console.print(points, end="")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_column()
+        for number, point in enumerate(question.key_points, 1):
+            grid.add_row(Text(f"  {number}.", style="key"), para(self._t(point), width - 6))
+        self.console.print(grid)
 
     def mock_intro(self, plan) -> None:
         parts = Text(f"{plan.minutes} minutes: {len(plan.questions)} interview questions from different topics")
@@ -249,13 +306,13 @@ class QuizView:
         for index in order:
             choice = question.choices[index]
             if choice.correct and index not in chosen:
-                grid.add_row(Text(f"  {self.words['missed']} {letters[index]})", style="bad"),
-                             inline(self._t(choice.text)))
+                label = f"  {self.words['missed']} {letters[index]})"
+                grid.add_row(Text(label, style="bad"),
+                             para(self._t(choice.text), self.console.width - cell_len(label) - 1))
             elif not choice.correct and index in chosen:
-                body = inline(self._t(choice.text))
-                if choice.why:
-                    body = inline(self._t(choice.why))
-                grid.add_row(Text(f"  {self.words['wrongly']} {letters[index]})", style="bad"), body)
+                label = f"  {self.words['wrongly']} {letters[index]})"
+                body = para(self._t(choice.why or choice.text), self.console.width - cell_len(label) - 1)
+                grid.add_row(Text(label, style="bad"), body)
         return [head, grid]
 
     def skipped(self, question: Question) -> None:
@@ -275,6 +332,9 @@ class QuizView:
         else:
             verdict = Text(f"✗ {self.words['wrong']}", style="bad")
         lines.append(verdict)
+        if question.type == "open" and question.model_answer:
+            lines.append(Panel(para(self._t(question.model_answer), self.console.width - 4),
+                               title=self.words["model"], title_align="left", box=box.ROUNDED))
         if question.type == "multi" and graded.outcome == "wrong":
             lines += self._multi_feedback(question, order, graded)
         elif question.type != "open" and graded.outcome == "wrong":
@@ -288,10 +348,10 @@ class QuizView:
                 choice = question.choices[index]
                 if not choice.correct and choice.why:
                     letter = session.LETTERS[list(order).index(index)]
-                    lines.append(_labelled(f"{self.words['your_pick']} {letter}){self.words['colon']}",
-                                           inline(self._t(choice.why))))
-        lines.append(_labelled(f"{self.words['explanation']}{self.words['colon']}",
-                               inline(self._t(question.explanation))))
+                    label = f"{self.words['your_pick']} {letter}){self.words['colon']}"
+                    lines.append(_labelled(label, para(self._t(choice.why), self.console.width, cell_len(label))))
+        label = f"{self.words['explanation']}{self.words['colon']}"
+        lines.append(_labelled(label, para(self._t(question.explanation), self.console.width, cell_len(label))))
         self.console.print(Group(*lines))
         if question.references:
             for line in references_block(f"{self.words['references']}{self.words['colon'].rstrip()}",
@@ -334,7 +394,7 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
         if questions:
             console.print(Text(f"{label} ({len(questions)}){':' if lang == 'en' else '：'}", style=style))
             for question in questions:
-                console.print(Text("  • ") + inline(_title(localize(question.prompt, lang), console.width - 4)))
+                console.print(Text("  • ") + inline(_title(localize(question.prompt, lang), console.width - 5)))
     if summary.quit_early:
         console.print(Text("Stopped early: every answer given so far is saved." if lang == "en"
                            else "已提前结束：已作答的题目都已保存。", style="muted"))
@@ -853,21 +913,44 @@ def activity_chart(days: Sequence, rows: int = 4) -> list[str]:
     return lines
 
 
+REPORT_WORDS = {
+    "en": {"title": "Readiness report", "totals": "{answers} answers, {right} right · {due} reviews due · exercises "
+           "{passed}/{total}", "columns": ("Topic", "Seen", "Right", "Recall", "Exercises", "Readiness"),
+           "legend": "Seen: questions answered at least once, of the topic's. Right: share of your answers that "
+                     "were right. Recall: the chance, predicted from your reviews, that you would get a seen "
+                     "question right now (high just after any answer, right or wrong). Exercises: passed of "
+                     "all (— none for this topic). Readiness: recall over all the topic's questions, unseen "
+                     "ones counting 0.",
+           "activity": "Activity, last {days} days (answers and exercise checks per day, peak {peak})",
+           "mocks": "Mock interviews", "mock": "{minutes} min  score {score}"},
+    "zh": {"title": "备考情况", "totals": "共作答 {answers} 次，答对 {right} · {due} 道题待复习 · 练习通过 "
+           "{passed}/{total}", "columns": ("主题", "已做", "答对", "记忆", "练习", "准备度"),
+           "legend": "已做：至少答过一次的题数 / 该主题题数。答对：你的作答中答对的比例。记忆：根据复习记录预测你现在"
+                     "答对一道做过的题的概率（刚答完时无论对错都偏高）。练习：已通过 / 全部（— 表示该主题没有练习）。"
+                     "准备度：该主题全部题目的平均记忆概率，没做过的按 0 计。",
+           "activity": "最近 {days} 天的活动（每天的作答和练习检查次数，最多 {peak} 次）",
+           "mocks": "模拟面试", "mock": "{minutes} 分钟  得分 {score}"},
+}
+
+
 def report_view(console: Console, report, lang: str = "en") -> None:
-    console.print(Text("Readiness report" if lang == "en" else "备考情况", style="accent"))
-    console.print(Text(f"{report.answered} answers, {_pct(report.accuracy)} right · {report.due_now} reviews due · "
-                       f"exercises {report.exercises_passed}/{report.exercises_total}", style="muted"))
+    words = REPORT_WORDS.get(lang, REPORT_WORDS["en"])
+    console.print(Text(words["title"], style="accent"))
+    console.print(Text(words["totals"].format(answers=report.answered, right=_pct(report.accuracy),
+                                              due=report.due_now, passed=report.exercises_passed,
+                                              total=report.exercises_total), style="muted"))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column, justify in (("Topic", "left"), ("Seen", "right"), ("Right", "right"), ("Recall", "right"),
-                            ("Exercises", "right"), ("Readiness", "left")):
+    for column, justify in zip(words["columns"], ("left", "right", "right", "right", "right", "left"), strict=True):
         table.add_column(column, justify=justify, no_wrap=True)
     for line in report.topics:
         filled = int(round(line.readiness * 10))
         table.add_row(line.label, f"{line.seen}/{line.questions}", _pct(line.accuracy), _pct(line.recall),
-                      f"{line.exercises_passed}/{line.exercises_total}",
+                      f"{line.exercises_passed}/{line.exercises_total}" if line.exercises_total else "—",
                       Text("█" * filled, style="ok") + Text("░" * (10 - filled), style="muted")
                       + Text(f" {line.readiness:.0%}"))
     console.print(table)
+    console.print(para(words["legend"], console.width, style="muted"))
+    console.print()
     console.print(Text("Work on these next" if lang == "en" else "接下来重点练习", style="key"))
     for suggestion in report.weakest:
         console.print(Text(f"  {suggestion.label}", style="bad") + Text(f" ({suggestion.reason})", style="muted"))
@@ -875,17 +958,18 @@ def report_view(console: Console, report, lang: str = "en") -> None:
             console.print(Text(f"    {command}"))
     console.print()
     days = report.activity
-    console.print(Text(f"Activity, last {len(days)} days (answers and exercise checks per day, "
-                       f"peak {max([d.answers + d.attempts for d in days] + [0])})", style="key"))
+    console.print(Text(words["activity"].format(days=len(days),
+                                                peak=max([d.answers + d.attempts for d in days] + [0])), style="key"))
     for line in activity_chart(days):
         console.print(Text("  " + line, style="accent"))
     first, last = days[0].day, days[-1].day
     console.print(Text(f"  {first:%m-%d}" + " " * max(1, len(days) - 10) + f"{last:%m-%d}", style="muted"))
     if report.mocks:
         console.print()
-        console.print(Text("Mock interviews", style="key"))
+        console.print(Text(words["mocks"], style="key"))
         for mock in report.mocks[-5:]:
-            console.print(f"  {mock.started_at:%Y-%m-%d %H:%M}  {mock.minutes} min  score {mock.score:.0%}")
+            console.print(f"  {mock.started_at:%Y-%m-%d %H:%M}  " + words["mock"].format(minutes=mock.minutes,
+                                                                                       score=f"{mock.score:.0%}"))
 
 
 def mock_summary(console: Console, outcome, lang: str = "en") -> None:

@@ -100,7 +100,7 @@ def test_a_locked_database_is_not_mistaken_for_a_corrupt_one(isolated, monkeypat
         pass
     monkeypatch.setattr(store_module, "_migrate", lambda connection: (_ for _ in ()).throw(
         sqlite3.OperationalError("database is locked")))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(QuizError, match="held by another program"):
         Store.open(isolated)
     assert not list(isolated.glob("*.corrupt-*"))
 

@@ -230,9 +230,10 @@ def main() -> None:
 @app.command()
 def report(
     ctx: typer.Context,
-    output_format: str | None = typer.Option(None, "--format", help="Write a file instead: md, html or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="The file to write (default: "
-                                       "torchprep-report.<format> here)."),
+    output_format: str | None = typer.Option(None, "--format", help="md, html or json instead of the screen "
+                                             "(printed, or written with --output)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (its format "
+                                       "from --format or the file's suffix)."),
     lang: str = LANG_OPTION,
     bank: list[Path] = BANK_OPTION,
 ) -> None:
@@ -256,9 +257,12 @@ def report(
     if output_format is None:
         ui.report_view(console, built, lang)
         return
-    target = output or Path(f"torchprep-report.{output_format}")
-    target.write_text(report_module.FORMATS[output_format](built), encoding="utf-8")
-    ui.plain(console, f"✓ Wrote {target}", "ok")
+    text = report_module.FORMATS[output_format](built)
+    if output is None:  # nothing is written outside torchprep's folders unless asked
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    output.write_text(text, encoding="utf-8")
+    ui.plain(console, f"✓ Wrote {output}", "ok")
 
 
 @app.command()

@@ -41,8 +41,12 @@ class TopicLine:
 class Suggestion:
     topic: str
     label: str
-    reason: str
+    reason: str  # in English, for the md/html/json files; the terminal words it from the numbers below
     commands: tuple[str, ...]
+    seen: int = 0
+    questions: int = 0
+    accuracy: float | None = None
+    due: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,14 @@ def build(store: Store, questions: Sequence[Question], exercises: Sequence[Exerc
             readiness=sum(recalls) / len(ids) if ids else 0.0,
         ))
 
-    due_ids = {qid for qid, card in cards.items() if review.is_due(card, now)}
+    # One source for "due": the very function `torchprep review` draws its questions with.
+    due_ids = {question.id for question in review.due_questions(list(questions), cards, now)}
+    # Weak and tried comes before untried (you know it needs work); untried topics in learning order.
+    learning_order = {slug: index for index, slug in enumerate(topics.TOPIC_SLUGS)}
     weakest = tuple(_suggest(line, exercises, passed_ids, due_ids, by_topic_questions[line.topic])
                     for line in sorted((line for line in lines if line.questions),
-                                       key=lambda line: (line.readiness, line.answered, line.topic))[:WEAKEST])
+                                       key=lambda line: (line.answered == 0, line.readiness,
+                                                         learning_order.get(line.topic, 99), line.topic))[:WEAKEST])
 
     first_day = now.date() - timedelta(days=ACTIVITY_DAYS - 1)
     answers_per_day = Counter(a.answered_at.date() for a in answers if a.answered_at.date() >= first_day)
@@ -160,7 +168,8 @@ def _suggest(line: TopicLine, exercises: Sequence[Exercise], passed: set[str], d
     else:
         reason = (f"{line.seen}/{line.questions} questions seen, {line.accuracy:.0%} right"
                   + (f", {due_here} due for review" if due_here else ""))
-    return Suggestion(line.topic, line.label, reason, tuple(commands))
+    return Suggestion(line.topic, line.label, reason, tuple(commands), seen=line.seen, questions=line.questions,
+                      accuracy=line.accuracy if line.answered else None, due=due_here)
 
 
 # ---------------------------------------------------------------------------------------------------------

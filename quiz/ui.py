@@ -914,22 +914,29 @@ def activity_chart(days: Sequence, rows: int = 4) -> list[str]:
 
 
 REPORT_WORDS = {
-    "en": {"title": "Readiness report", "totals": "{answers} answers, {right} right · {due} reviews due · exercises "
-           "{passed}/{total}", "columns": ("Topic", "Seen", "Right", "Recall", "Exercises", "Readiness"),
+    "en": {"title": "Readiness report",
+           "next": "Work on these next (weak topics you tried first, then untried ones)",
+           "totals": "{answers} answers, {right} right · {due} reviews due · exercises {passed}/{total}",
+           "columns": ("Topic", "Seen", "Right", "Recall", "Exercises", "Readiness"),
            "legend": "Seen: questions answered at least once, of the topic's. Right: share of your answers that "
                      "were right. Recall: the chance, predicted from your reviews, that you would get a seen "
                      "question right now (high just after any answer, right or wrong). Exercises: passed of "
                      "all (— none for this topic). Readiness: recall over all the topic's questions, unseen "
                      "ones counting 0.",
            "activity": "Activity, last {days} days (answers and exercise checks per day, peak {peak})",
-           "mocks": "Mock interviews", "mock": "{minutes} min  score {score}"},
-    "zh": {"title": "备考情况", "totals": "共作答 {answers} 次，答对 {right} · {due} 道题待复习 · 练习通过 "
+           "mocks": "Mock interviews", "mock": "{minutes} min  score {score}",
+           "untried": "not started: 0 of {questions} questions seen", "tried": "{seen}/{questions} questions "
+           "seen, {right} right", "due": ", {due} due for review", "reason": " ({})"},
+    "zh": {"title": "备考情况", "next": "接下来重点练习（先是做过但薄弱的主题，再是还没做的）",
+           "totals": "共作答 {answers} 次，答对 {right} · {due} 道题待复习 · 练习通过 "
            "{passed}/{total}", "columns": ("主题", "已做", "答对", "记忆", "练习", "准备度"),
            "legend": "已做：至少答过一次的题数 / 该主题题数。答对：你的作答中答对的比例。记忆：根据复习记录预测你现在"
                      "答对一道做过的题的概率（刚答完时无论对错都偏高）。练习：已通过 / 全部（— 表示该主题没有练习）。"
                      "准备度：该主题全部题目的平均记忆概率，没做过的按 0 计。",
            "activity": "最近 {days} 天的活动（每天的作答和练习检查次数，最多 {peak} 次）",
-           "mocks": "模拟面试", "mock": "{minutes} 分钟  得分 {score}"},
+           "mocks": "模拟面试", "mock": "{minutes} 分钟  得分 {score}",
+           "untried": "还没开始：{questions} 道题一道都没做", "tried": "做过 {seen}/{questions} 道，答对 {right}",
+           "due": "，{due} 道待复习", "reason": "（{}）"},
 }
 
 
@@ -951,9 +958,16 @@ def report_view(console: Console, report, lang: str = "en") -> None:
     console.print(table)
     console.print(para(words["legend"], console.width, style="muted"))
     console.print()
-    console.print(Text("Work on these next" if lang == "en" else "接下来重点练习", style="key"))
+    console.print(Text(words["next"], style="key"))
     for suggestion in report.weakest:
-        console.print(Text(f"  {suggestion.label}", style="bad") + Text(f" ({suggestion.reason})", style="muted"))
+        if suggestion.accuracy is None:
+            reason = words["untried"].format(questions=suggestion.questions)
+        else:
+            reason = words["tried"].format(seen=suggestion.seen, questions=suggestion.questions,
+                                           right=_pct(suggestion.accuracy))
+            if suggestion.due:
+                reason += words["due"].format(due=suggestion.due)
+        console.print(Text(f"  {suggestion.label}", style="bad") + Text(words["reason"].format(reason), style="muted"))
         for command in suggestion.commands:
             console.print(Text(f"    {command}"))
     console.print()

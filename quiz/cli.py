@@ -15,9 +15,90 @@ from typer.core import TyperGroup
 from quiz import __version__
 from quiz.errors import QuizError, UsageError
 
+METAVARS = {"topic": "TOPIC", "difficulty": "1-3", "qtype": "TYPE", "count": "N", "lang": "en|zh", "seed": "N",
+            "bank": "PATH", "workspace": "DIR", "home": "DIR", "file": "FILE", "timeout": "SECONDS", "memory": "GIB",
+            "jobs": "N", "output_format": "FORMAT", "output": "FILE", "minutes": "MINUTES", "exercise_id": "ID",
+            "interview": "DATE"}
 
-class _Group(TyperGroup):
+
+def _tidy_help(command) -> None:
+    """Help in words, not Python types: `--count N`, `--lang en|zh`, `[ID]` (typer would print `<int range>`,
+    `<list[str]>`, `[[ID]]` and `ID <str>`)."""
+    if getattr(command, "_tidied", False):
+        return
+    command._tidied = True
+    for param in command.params:  # by duck type: typer carries a click of its own
+        if param.param_type_name == "argument":
+            name = (param.metavar or param.name.upper()).strip("[]")
+            param.metavar = name
+            usage = (name if param.required else f"[{name}]") + (
+                "..." if param.nargs != 1 and not name.endswith("...") else "")
+            param._usage_display_name = lambda usage=usage: usage  # `ID` or `[ID]`, never `{ID}`
+            param.display_type_rich = lambda ctx: None  # the name says it; no "<str>" after it
+        elif param.param_type_name == "option" and not param.is_flag and param.metavar is None:
+            param.metavar = METAVARS.get(param.name, param.name.upper())
+
+
+class _HelpGroup(TyperGroup):
+    """Every command's whole first sentence in the command list (click cuts it with "..." at 45 characters),
+    and help in words (see _tidy_help)."""
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _tidy_help(command)
+        return command
+
+    def get_params(self, ctx):
+        _tidy_help(self)
+        return super().get_params(ctx)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = (command.short_help or command.help or "").strip().split("\n\n")[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+GLOBAL_VALUE_OPTIONS = ("--home",)
+GLOBAL_FLAGS = ("--debug",)
+
+
+def _globals_first(args: list[str]) -> list[str]:
+    """`torchprep report --home X` means `torchprep --home X report`: the global options work on either side of
+    the command, as the README promises (click only takes them before it)."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif arg in GLOBAL_VALUE_OPTIONS and index + 1 < len(args):
+            front += [arg, args[index + 1]]
+            index += 1
+        elif arg.split("=", 1)[0] in GLOBAL_VALUE_OPTIONS and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+class _Group(_HelpGroup):
     """Turns a QuizError anywhere below into its message and exit code (a traceback only with --debug)."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, _globals_first(list(args)))
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -32,9 +113,9 @@ class _Group(TyperGroup):
             raise typer.Exit(problem.exit_code) from None
 
 
-def _app(help_text: str, **kwargs) -> typer.Typer:
+def _app(help_text: str, cls=_HelpGroup) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False,
-                       pretty_exceptions_enable=False, rich_markup_mode=None, **kwargs)
+                       pretty_exceptions_enable=False, rich_markup_mode=None, cls=cls)
 
 
 app = _app("Get ready for PyTorch interviews: quizzes, graded coding exercises and a readiness report.",
@@ -59,7 +140,7 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     home: Path | None = typer.Option(None, "--home", help="Progress folder (default: TORCHPREP_HOME or the "
-                                        "platform's app-data folder)."),
+                                        "platform's folder for app data)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of short error messages."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -108,8 +189,8 @@ def _check_topics(names: list[str]) -> tuple[str, ...]:
 
 
 BANK_OPTION = typer.Option([], "--bank", help="Also use the questions in this YAML file or folder (repeatable).")
-LANG_OPTION = typer.Option("en", "--lang", help="Language of the questions: en or zh (missing texts fall "
-                                                "back to English).")
+LANG_OPTION = typer.Option("en", "--lang", help="Language: en or zh (a text not translated yet shows in "
+                                                "English).")
 
 
 MEMORY_OPTION = typer.Option(4.0, "--memory", min=0.5, help="Memory limit of each grading process, in GiB.")
@@ -458,7 +539,7 @@ def _first_unpassed(store, exercises):
 @app.command()
 def check(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
     file: Path | None = typer.Option(None, "--file", help="Grade this file instead of the workspace's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
@@ -503,7 +584,7 @@ def check(
 @app.command()
 def watch(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
     memory: float = MEMORY_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
@@ -567,7 +648,7 @@ def _submission_files(sources: list[Path]) -> list[Path]:
 @app.command()
 def grade(
     ctx: typer.Context,
-    sources: list[Path] = typer.Argument(..., metavar="DIR_OR_FILES...", help="Submissions: .py files, or "
+    sources: list[Path] = typer.Argument(..., metavar="SUBMISSIONS", help="Submissions: .py files, or "
                                          "folders searched for them."),
     exercise_id: str = typer.Option(..., "--exercise", metavar="ID", help="The exercise they solve."),
     jobs: int = typer.Option(0, "--jobs", min=0, help="Submissions graded at once (0: one per CPU core)."),
@@ -612,7 +693,7 @@ def grade(
 
 
 @app.command()
-def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
          lang: str = LANG_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
     """The next hint: first for the first task that failed in your last check, from a nudge to nearly the
     answer."""
@@ -633,7 +714,7 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
 @app.command()
 def solution(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="[ID]", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
     force: bool = typer.Option(False, "--force", help="Show it before you have passed (recorded as revealed)."),
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:

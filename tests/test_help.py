@@ -37,3 +37,24 @@ def test_help_runs_for_every_command(cli):
 
 def test_version(cli):
     assert cli("--version").output.startswith("torchprep ")
+
+
+def test_no_help_text_is_cut_or_shows_a_python_type(cli):
+    """Every help screen at 80 columns: command descriptions whole (no "..."), options named in words
+    (`--count N`, `--lang en|zh`), never `<int range>`, `<list[str]>`, `<str>`, `{ID}` or `[[ID]]`."""
+    screens = [cli("--help").output] + [cli(*path, "--help").output
+                                        for path, _ in commands(typer.main.get_command(app))]
+    screens += [cli(name, "--help").output for name in ("bank", "progress", "exercise")]
+    for screen in screens:
+        text = "\n".join(line for line in screen.splitlines() if not line.startswith("Usage:"))
+        assert "..." not in text, screen  # the usage line's `[PATHS]...` means "more than one"
+        for leftover in ("<int", "<list[", "<str>", "<path>", "<float", "{ID}", "[[ID]]", "ID <"):
+            assert leftover not in screen, f"{leftover!r} in:\n{screen}"
+
+
+def test_global_options_work_after_the_command(cli, tmp_path):
+    home = tmp_path / "elsewhere"
+    cli("report", "--home", home)
+    assert (home / "progress.db").is_file(), "--home after the command was ignored"
+    cli("topics", f"--home={tmp_path / 'other'}")
+    assert (tmp_path / "other" / "progress.db").is_file()

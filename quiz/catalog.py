@@ -23,7 +23,10 @@ from quiz.errors import NotFound, QuizError
 from quiz.store import Attempt, parse_time, utcnow
 
 SUPPORTED_FORMAT = 1
-KEYS = {"format_version", "id", "title", "topic", "difficulty", "order", "tasks", "summary", "hints", "references"}
+KEYS = {"format_version", "id", "title", "short_title", "topic", "difficulty", "order", "tasks", "summary", "hints",
+        "references"}
+OPTIONAL_KEYS = {"references", "short_title"}
+SHORT_TITLE_CELLS = 26  # the exercise list's title column at 80 columns
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # ids are Python module names: the starter is <id>.py
 
 
@@ -40,6 +43,7 @@ class Exercise:
     references: tuple[str, ...]
     folder: Path
     hint_tasks: tuple[str | None, ...] = ()  # the task each hint is about (None: the exercise as a whole)
+    short_title: Text | None = None  # for lists at 80 columns; the title when not given
 
     @property
     def starter(self) -> Path:
@@ -69,7 +73,7 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
         return None, [f"{file}: must be a mapping"]
     for key in set(data) - KEYS:
         bad(f"unknown field '{key}'")
-    for key in KEYS - {"references"} - set(data):
+    for key in KEYS - OPTIONAL_KEYS - set(data):
         bad(f"missing field '{key}'")
     if problems:
         return None, problems
@@ -84,10 +88,17 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
     if not isinstance(data["order"], int):
         bad("order must be a whole number")
     texts = {}
-    for key in ("title", "summary"):
+    for key in ("title", "summary", "short_title"):
+        if key not in data:
+            continue
         texts[key], why = parse_text(data[key])
         if why:
             bad(f"'{key}' {why}")
+    from rich.cells import cell_len
+
+    for lang, text in (texts.get("short_title") or {}).items():
+        if cell_len(text) > SHORT_TITLE_CELLS:
+            bad(f"short_title ({lang}) is {cell_len(text)} cells wide; the exercise list has {SHORT_TITLE_CELLS}")
     tasks = data["tasks"]
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
         bad("'tasks' must list the functions and classes to implement")
@@ -116,6 +127,7 @@ def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
         id=data["id"], title=texts["title"], topic=data["topic"], difficulty=data["difficulty"],
         order=data["order"], tasks=tuple(tasks), summary=texts["summary"], hints=tuple(hints),
         references=tuple(data.get("references") or ()), folder=folder, hint_tasks=tuple(hint_tasks),
+        short_title=texts.get("short_title") or texts["title"],
     ), problems
 
 

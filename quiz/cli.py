@@ -755,4 +755,6 @@ def reset(
     path, backup = catalog.reset(exercise, folder, utcnow())
     with _open_store(ctx, console) as store:
         store.record_event(exercise.id, "reset", str(backup) if backup else None)
-    ui.plain(console, f"{path} is the starter again." + (f" Your previous file: {backup}" if backup else ""), "ok")
+    ui.path_line(console, "✓ The starter is back in:", path, "ok")
+    if backup:
+        ui.path_line(console, "Your previous file is kept in:", backup, "muted")

@@ -430,10 +430,12 @@ def _until(delta, lang: str) -> str:
 def topics_table(console: Console, counts: Mapping[str, int], accuracy: Mapping[str, tuple[int, int]],
                  lang: str = "en") -> None:
     table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("Topic")
-    table.add_column("Slug", style="muted")
-    table.add_column("Questions", justify="right")
-    table.add_column("Your accuracy", justify="right")
+    headers = (("Topic", "Slug", "Questions", "Your accuracy") if lang == "en"
+               else ("主题", "名称", "题数", "你的正确率"))
+    table.add_column(headers[0])
+    table.add_column(headers[1], style="muted")
+    table.add_column(headers[2], justify="right")
+    table.add_column(headers[3], justify="right")
     for slug, count in counts.items():
         right, answered = accuracy.get(slug, (0, 0))
         table.add_row(topics.label(slug, lang), slug, str(count),
@@ -474,6 +476,12 @@ def bank_stats(console: Console, stats: BankStats) -> None:
     console.print(grid)
 
 
+def path_line(console: Console, label: str, path, style: str | None = None) -> None:
+    """A label, then a path on a line of its own that is never wrapped or cut (so it can be copied)."""
+    console.print(Text(label, style=style or ""))
+    console.print(Text(f"  {path}"), soft_wrap=True)
+
+
 def plain(console: Console, message: str, style: str | None = None) -> None:
     # Not wrapped by rich: these messages carry paths and commands that must stay copyable.
     console.print(Text(message, style=style or ""), soft_wrap=True)
@@ -491,22 +499,32 @@ def markup(console: Console, message: str) -> None:
 STATE_STYLES = {"passed": "ok", "in progress": "warn", "not started": "muted"}
 
 
+EXERCISE_WORDS = {
+    "en": {"columns": ("#", "Exercise", "Title", "Level", "Status", "Best"),
+           "states": {"not started": "not started", "in progress": "in progress", "passed": "passed"},
+           "footer": "Start one with `torchprep start ID`, grade it with `torchprep check ID`."},
+    "zh": {"columns": ("#", "练习", "标题", "难度", "状态", "最好"),
+           "states": {"not started": "未开始", "in progress": "进行中", "passed": "已通过"},
+           "footer": "用 `torchprep start ID` 开始一个练习，用 `torchprep check ID` 评分。"},
+}
+
+
 def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> None:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("Exercise", ratio=1)
-    table.add_column("Topic", no_wrap=True)
-    table.add_column("Level", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Best", justify="right", no_wrap=True)
+    """One line an exercise, so that the list fits an 80x24 screen: its id, short title, level, status and
+    best score."""
+    words = EXERCISE_WORDS.get(lang, EXERCISE_WORDS["en"])
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    for column, justify in zip(words["columns"], ("right", "left", "left", "left", "left", "right"), strict=True):
+        table.add_column(column, justify=justify, no_wrap=True)
     for status in statuses:
         exercise = status.exercise
         best = f"{status.best_passed}/{status.best_total}" if status.best_total else "-"
-        name = Text(exercise.id, style="key") + Text("\n" + localize(exercise.title, lang), style="muted")
-        table.add_row(str(exercise.order), name, exercise.topic, "★" * exercise.difficulty,
-                      Text(status.state, style=STATE_STYLES[status.state]), best)
+        short = localize(exercise.short_title or exercise.title, lang)
+        table.add_row(str(exercise.order), Text(exercise.id, style="key"), Text(short, style="muted"),
+                      "★" * exercise.difficulty, Text(words["states"].get(status.state, status.state),
+                                                      style=STATE_STYLES[status.state]), best)
     console.print(table)
-    console.print(Text("Start one with `torchprep start ID`, grade it with `torchprep check ID`.", style="muted"))
+    console.print(para(words["footer"], console.width, style="muted"))
 
 
 def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:
@@ -515,8 +533,9 @@ def exercise_started(console: Console, exercise, path, created: bool, lang: str 
         console.print(Text("✓ Created ", style="ok") + Text(str(path)))
     else:
         console.print(Text("Your file is already there (nothing overwritten): ", style="warn") + Text(str(path)))
-    console.print(Panel(Text(_reflow(localize(exercise.summary, lang))), title=f"{exercise.id}: {title}",
-                        title_align="left", box=box.ROUNDED))
+    short = localize(exercise.short_title or exercise.title, lang)
+    body = Group(Text(title, style="key"), Text(""), para(_reflow(localize(exercise.summary, lang)), console.width - 4))
+    console.print(Panel(body, title=f"{exercise.id}: {short}", title_align="left", box=box.ROUNDED))
     console.print(Text(f"Implement: {', '.join(exercise.tasks)}. Then run `torchprep check {exercise.id}`; "
                        f"stuck? `torchprep hint {exercise.id}`.", style="muted"))
 

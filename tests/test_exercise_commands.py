@@ -185,7 +185,7 @@ def test_exercise_list_shows_status_and_best_score(cli, fixture_catalog, tmp_pat
     shutil.copy(FIXTURES / "solutions" / "adder.py", workspace_file(tmp_path))
     cli("check", "adder")
     result = cli("exercise", "list", "--lang", "zh")
-    assert "passed" in result.output and "2/2" in result.output and "两数相加" in result.output
+    assert "已通过" in result.output and "2/2" in result.output and "两数相加" in result.output
 
 
 def test_check_and_hint_speak_chinese_with_lang_zh(cli, fixture_catalog):
@@ -195,3 +195,15 @@ def test_check_and_hint_speak_chinese_with_lang_zh(cli, fixture_catalog):
     hint = cli("hint", "--lang", "zh").output
     assert hint.startswith("给出 adder 的提示：你最近检查的练习") and "关于 scale" in hint
     assert "Hint" not in hint and "last hint" not in hint
+
+
+def test_the_exercise_list_is_one_line_an_exercise_at_80_columns_in_both_languages(cli):
+    from quiz import catalog
+
+    for lang, status in (("en", "not started"), ("zh", "未开始")):
+        out = cli("exercises", "--lang", lang).output
+        rows = [line for line in out.splitlines() if line.strip()[:2].strip().isdigit()]
+        assert len(rows) == len(catalog.load()), out
+        assert all(status in row and "…" not in row for row in rows), out
+        assert max(len(line) for line in out.splitlines()) <= 80
+    assert "not started" not in cli("exercises", "--lang", "zh").output

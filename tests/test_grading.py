@@ -189,6 +189,12 @@ def _wait_for(condition, seconds: float) -> bool:
     return False
 
 
+# The tests that look for the marker run one after another on one worker: another test's submission carries
+# the same marker, and would be taken for this one's, or for a leftover.
+ONE_AT_A_TIME = pytest.mark.xdist_group("marker-processes")
+
+
+@ONE_AT_A_TIME
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_no_process_outlives_a_check_that_timed_out(adder):
     result = runner.grade(adder, SUBMISSIONS / "spawns_and_loops.py", timeout=4)
@@ -196,6 +202,7 @@ def test_no_process_outlives_a_check_that_timed_out(adder):
     assert _wait_for(lambda: not _with_marker(), 5), "the double-forked sleep outlived the check"
 
 
+@ONE_AT_A_TIME
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_no_process_outlives_torchprep_stopped_mid_check(fixture_catalog, signum):
@@ -203,7 +210,8 @@ def test_no_process_outlives_torchprep_stopped_mid_check(fixture_catalog, signum
                "--timeout", "120"]
     process = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: bool(_with_marker()), 60), "the submission never started"
+        assert _wait_for(lambda: bool(set(_with_marker()) & _descendants(process.pid)), 60), \
+            "the submission never started"
         started = _descendants(process.pid)
         assert started, "torchprep started no grading processes"
         process.send_signal(signum)

@@ -27,12 +27,12 @@ QUESTION_TYPES = ("choice", "multi", "output", "bug", "open")
 FILE_KEYS = {"format_version", "topic", "questions"}
 QUESTION_KEYS = {
     "id", "type", "topic", "difficulty", "tags", "prompt", "code", "choices", "answer", "key_points",
-    "model_answer", "explanation", "hints", "references", "source", "verify", "fix", "check",
+    "model_answer", "explanation", "hints", "references", "source", "verify", "fix", "check", "setup",
 }
 CHOICE_KEYS = {"text", "correct", "why", "claim"}
 # Fields that only make sense for some types; anywhere else they are a mistake, not a harmless extra.
 TYPE_ONLY = {"choices": {"choice", "multi"}, "answer": {"output", "bug"},
-             "key_points": {"open"}, "model_answer": {"open"}, "fix": {"bug"}, "check": {"bug"}}
+             "key_points": {"open"}, "model_answer": {"open"}, "fix": {"bug"}, "check": {"bug"}, "setup": {"bug"}}
 TYPE_REQUIRES = {"choice": ("choices",), "multi": ("choices",), "output": ("code", "answer"),
                  "bug": ("code", "answer"), "open": ("key_points", "model_answer")}
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -78,6 +78,7 @@ class Question:
     verify: str | None = None
     fix: tuple[tuple[int, str], ...] = ()  # bug questions: (line, its corrected text), one per wrong line
     check: str | None = None  # bug questions: Python run after the code; fails on the bug, passes once fixed
+    setup: str | None = None  # bug questions: Python run before the code (what the snippet takes as given)
     file: str = ""
     line: int = 0
 
@@ -164,7 +165,7 @@ def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
 
 # A folded YAML block (`zh: >-`) turns each line break into a space; between two Chinese characters that
 # space is a typo the author never wrote. Spaces between CJK characters or punctuation are dropped.
-_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u201c\u201d\u2018\u2019"  # and curly quotes
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
 
 
@@ -283,13 +284,15 @@ def _check_question(
         if not reference.startswith(("https://", "http://")):
             bad("references", f"reference {reference!r} must be a web address (https://...)")
 
-    for key in ("code", "verify", "source", "check"):
+    for key in ("code", "verify", "source", "check", "setup"):
         if key in raw and not isinstance(raw[key], str):
             bad(key, f"'{key}' must be text, not {_type_name(raw[key])}")
     code = raw.get("code") if isinstance(raw.get("code"), str) else None
     verify = raw.get("verify") if isinstance(raw.get("verify"), str) else None
     check = raw.get("check") if isinstance(raw.get("check"), str) and qtype == "bug" else None
-    for key, source in (("verify", verify), ("code", code if qtype == "output" else None), ("check", check)):
+    setup = raw.get("setup") if isinstance(raw.get("setup"), str) and qtype == "bug" else None
+    for key, source in (("verify", verify), ("code", code if qtype == "output" else None), ("check", check),
+                        ("setup", setup)):
         if source is not None:
             try:
                 compile(source, f"<{key}>", "exec")
@@ -335,8 +338,10 @@ def _check_question(
     fix: tuple[tuple[int, str], ...] = ()
     if qtype == "bug" and "fix" in raw:
         fix = _check_fix(raw["fix"], bug_lines, code, bad)
-    elif qtype == "bug" and "check" in raw:
-        bad("check", "'check' tests a 'fix': give the fix of the wrong lines too")
+    elif qtype == "bug":
+        for key in ("check", "setup"):
+            if key in raw:
+                bad(key, f"'{key}' belongs with a 'fix': give the fix of the wrong lines too")
 
     key_points: tuple[Text, ...] = ()
     if qtype == "open" and "key_points" in raw:
@@ -351,7 +356,8 @@ def _check_question(
         id=qid, type=qtype, topic=topic, difficulty=difficulty, prompt=texts["prompt"],
         explanation=texts["explanation"], tags=tags, code=code, choices=choices, output=output,
         bug_lines=bug_lines, key_points=key_points, model_answer=texts.get("model_answer"), hints=hints,
-        references=references, source=raw.get("source"), verify=verify, fix=fix, check=check, file=checker.file,
+        references=references, source=raw.get("source"), verify=verify, fix=fix, check=check, setup=setup,
+        file=checker.file,
         line=line or 0,
     )
 

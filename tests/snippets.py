@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import os
 import sys
+import tempfile
 import traceback
 import types
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +32,16 @@ def _run(source: str) -> Outcome:
     # its start method, under which a DataLoader with workers cannot pickle classes the snippet defines.
     if "fork" in multiprocessing.get_all_start_methods():
         multiprocessing.set_start_method("fork", force=True)
+    # A folder of its own: a snippet that saves `ckpt.pt` never meets another's, nor litters the checkout.
+    with tempfile.TemporaryDirectory(prefix="torchprep-snippet-") as folder:
+        os.chdir(folder)
+        try:
+            return _exec(source)
+        finally:
+            os.chdir("/")
+
+
+def _exec(source: str) -> Outcome:
     # A real __main__ module, so that pickling a class the snippet defines (torch.save, DataLoader workers)
     # finds it, as it would in a script.
     main = types.ModuleType("__main__")

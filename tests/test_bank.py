@@ -312,7 +312,8 @@ def test_a_bug_fix_replaces_exactly_the_wrong_lines_keeping_their_indent(tmp_pat
     ('        fix: {2: "return x *"}\n', "the code with its fix is not valid Python (its line 2: invalid syntax)"),
     ('        fix: {2: "return x * 3"}\n', "'fix' changes nothing: each wrong line needs its corrected text"),
     ('        fix: ["return x * 2"]\n', "'fix' maps each wrong line number to its corrected text"),
-    ('        check: "assert double(3) == 6"\n', "'check' tests a 'fix': give the fix of the wrong lines too"),
+    ('        check: "assert double(3) == 6"\n', "'check' belongs with a 'fix': give the fix of the wrong lines too"),
+    ('        setup: "import math"\n', "'setup' belongs with a 'fix': give the fix of the wrong lines too"),
 ])
 def test_a_bug_fix_of_the_wrong_shape_is_refused_with_its_line(tmp_path, extra, message):
     path = write(tmp_path, BUG_QUESTION + extra)
@@ -335,3 +336,14 @@ def test_a_choice_claim_is_kept_and_must_be_python(tmp_path):
     path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + body.replace('"assert ("', '"pass"'))
     (question,), _ = bank.read_file(path)
     assert [choice.claim for choice in question.choices] == ["assert 1 + 1 == 2", "pass"]
+
+
+def test_a_folded_line_break_between_chinese_characters_leaves_no_space(tmp_path):
+    # A folded YAML block (>) turns a line break into a space: "权重相同， 最后一个" and "的 “" in Chinese.
+    path = write(tmp_path, "format_version: 1\ntopic: autograd\nquestions:\n" + GOOD_QUESTION.format(id="a-q")
+                 .replace('explanation: "backward() runs reverse-mode autodiff."',
+                          'explanation:\n      en: "E"\n      zh: >-\n        权重相同，\n        最后一个会触发那个\n'
+                          '        “警告”，用 backward() 求梯度。'))
+    (question,), problems = bank.read_file(path)
+    assert problems == []
+    assert question.explanation["zh"] == "权重相同，最后一个会触发那个“警告”，用 backward() 求梯度。"

@@ -113,6 +113,16 @@ def test_the_duplicate_check_can_fail():
 
 SNIPPETS = {f"output:{q.id}": q.code for q in QUESTIONS if q.type == "output"}
 SNIPPETS.update({f"verify:{q.id}": q.verify for q in QUESTIONS if q.verify})
+# A proven answer key for bug questions: the code as asked must fail its check, the code with the fix of
+# exactly the marked lines must pass it. Moving the marked line, or a fix that mends the wrong thing, fails.
+FIXED = [q for q in QUESTIONS if q.type == "bug" and q.fix]
+SNIPPETS.update({f"bug-as-asked:{q.id}": (q.setup or "") + "\n" + q.code + "\n" + (q.check or "") for q in FIXED})
+SNIPPETS.update({f"bug-fixed:{q.id}": (q.setup or "") + "\n" + q.fixed_code() + "\n" + (q.check or "")
+                 for q in FIXED})
+# A proven answer key for choice and multi questions: each choice's claim holds exactly when it is marked
+# correct, so moving `correct: true` to another choice fails a test.
+CLAIMS = [(q, index, choice) for q in QUESTIONS for index, choice in enumerate(q.choices, 1) if choice.claim]
+SNIPPETS.update({f"claim:{q.id}:{index}": choice.claim for q, index, choice in CLAIMS})
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +143,28 @@ def test_output_questions_print_their_answer(question, outcomes):
 def test_verify_blocks_hold(question, outcomes):
     outcome = outcomes[f"verify:{question.id}"]
     assert outcome.ok, f"{question.id} ({Path(question.file).name}:{question.line}): verify failed\n{outcome.error}"
+
+
+@pytest.mark.parametrize("question", FIXED, ids=lambda q: q.id)
+def test_bug_questions_fail_as_asked_and_pass_with_the_fix_of_the_marked_lines(question, outcomes):
+    where = f"{question.id} ({Path(question.file).name}:{question.line})"
+    as_asked, fixed = outcomes[f"bug-as-asked:{question.id}"], outcomes[f"bug-fixed:{question.id}"]
+    assert not as_asked.ok, f"{where}: the code as asked passes its check, so the marked lines are not shown wrong"
+    assert fixed.ok, f"{where}: the code with the fix of lines {list(question.bug_lines)} fails:\n{fixed.error}"
+
+
+@pytest.mark.parametrize(("question", "index", "choice"), CLAIMS, ids=lambda value: getattr(value, "id", None) or
+                         (str(value) if isinstance(value, int) else ""))
+def test_each_choice_claim_holds_exactly_when_the_choice_is_marked_correct(question, index, choice, outcomes):
+    outcome = outcomes[f"claim:{question.id}:{index}"]
+    where = f"{question.id} ({Path(question.file).name}:{question.line}) choice {index}"
+    if choice.correct:
+        assert outcome.ok, f"{where} is marked correct but its claim fails:\n{outcome.error}"
+    else:
+        # Refuted by an assertion about torch's behaviour, not by a typo or a missing import in the claim.
+        assert not outcome.ok, f"{where} is marked wrong but its claim holds"
+        assert "AssertionError" in outcome.error.strip().splitlines()[-1], \
+            f"{where}: a wrong choice's claim must fail by an assert, not by an error:\n{outcome.error}"
 
 
 def test_snippet_runner_reports_failures():

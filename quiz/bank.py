@@ -28,6 +28,7 @@ FILE_KEYS = {"format_version", "topic", "questions"}
 QUESTION_KEYS = {
     "id", "type", "topic", "difficulty", "tags", "prompt", "code", "choices", "answer", "key_points",
     "model_answer", "explanation", "hints", "references", "source", "verify", "fix", "check", "setup",
+    "cuda",
 }
 CHOICE_KEYS = {"text", "correct", "why", "claim"}
 # Fields that only make sense for some types; anywhere else they are a mistake, not a harmless extra.
@@ -79,6 +80,7 @@ class Question:
     fix: tuple[tuple[int, str], ...] = ()  # bug questions: (line, its corrected text), one per wrong line
     check: str | None = None  # bug questions: Python run after the code; fails on the bug, passes once fixed
     setup: str | None = None  # bug questions: Python run before the code (what the snippet takes as given)
+    cuda: bool = False  # its runnable blocks need a CUDA GPU: the suite runs them only where there is one
     file: str = ""
     line: int = 0
 
@@ -287,6 +289,8 @@ def _check_question(
     for key in ("code", "verify", "source", "check", "setup"):
         if key in raw and not isinstance(raw[key], str):
             bad(key, f"'{key}' must be text, not {_type_name(raw[key])}")
+    if "cuda" in raw and not isinstance(raw["cuda"], bool):
+        bad("cuda", f"'cuda' must be true or false, not {_type_name(raw['cuda'])}")
     code = raw.get("code") if isinstance(raw.get("code"), str) else None
     verify = raw.get("verify") if isinstance(raw.get("verify"), str) else None
     check = raw.get("check") if isinstance(raw.get("check"), str) and qtype == "bug" else None
@@ -357,20 +361,38 @@ def _check_question(
         explanation=texts["explanation"], tags=tags, code=code, choices=choices, output=output,
         bug_lines=bug_lines, key_points=key_points, model_answer=texts.get("model_answer"), hints=hints,
         references=references, source=raw.get("source"), verify=verify, fix=fix, check=check, setup=setup,
+        cuda=raw.get("cuda") is True,
         file=checker.file,
         line=line or 0,
     )
 
 
 def _check_fix(value, bug_lines: tuple[int, ...], code: str | None, bad) -> tuple[tuple[int, str], ...]:
-    """A fix names exactly the wrong lines, each with its corrected text, and the fixed code compiles."""
+    """A fix corrects exactly the wrong lines, each with its corrected text, and the fixed code compiles.
+
+    One exception, for a wrong line that is only in the wrong place: its fix is "" (the line goes) and the
+    line it moves to is given too, rewritten to carry it. Any other line of the fix must be such a destination,
+    so moving the marked line to an innocent one still breaks the key.
+    """
     if not isinstance(value, dict) or not value or not all(
             isinstance(k, int) and not isinstance(k, bool) and isinstance(v, str) for k, v in value.items()):
         bad("fix", "'fix' maps each wrong line number to its corrected text, e.g. {6: \"col = col - col.mean()\"}")
         return ()
-    if bug_lines and sorted(value) != list(bug_lines):
+    if bug_lines and not set(bug_lines) <= set(value):
         bad("fix", f"'fix' must correct exactly the wrong lines {list(bug_lines)}, not {sorted(value)}")
         return ()
+    extra = sorted(set(value) - set(bug_lines))
+    if extra and code is not None:
+        lines = code.splitlines()
+        moved = [lines[n - 1].strip() for n in bug_lines if n <= len(lines) and not value[n].strip()]
+        for number in extra:
+            carried = 1 <= number <= len(lines) and any(
+                text in [part.strip() for part in value[number].splitlines()] for text in moved)
+            if not carried:
+                bad("fix", f"'fix' must correct exactly the wrong lines {list(bug_lines)}, not {sorted(value)} "
+                           f"(another line may be given only as the place a wrong line moves to: line {number} "
+                           "does not carry a wrong line whose fix is \"\")")
+                return ()
     if code is None or not bug_lines:
         return ()
     fixed = apply_fix(code, value)

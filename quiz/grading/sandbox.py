@@ -74,7 +74,11 @@ class Plan:
 
 def _import_paths() -> list[str]:
     found = []
-    for entry in [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable), *sys.path]:
+    # pyvenv.cfg too: a virtual environment's root made by mktemp (mode 700) is rebuilt as a skeleton of its kept
+    # paths, and a fresh `sys.executable` without that file would not know it is in the environment (no torch).
+    venv_config = os.path.join(sys.prefix, "pyvenv.cfg")
+    for entry in [sys.prefix, venv_config, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
+                  *sys.path]:
         if entry and os.path.exists(entry):
             path = os.path.realpath(entry)
             if path not in found:

@@ -349,7 +349,8 @@ def report(
 @app.command()
 def mock(
     ctx: typer.Context,
-    minutes: int = typer.Option(45, "--minutes", min=5, max=240, help="Length of the interview."),
+    minutes: int = typer.Option(45, "--minutes", metavar="MINUTES",
+                                help="Length of the interview, 5 to 240 minutes."),
     seed: int | None = typer.Option(None, "--seed", help="The same seed gives the same questions and exercise."),
     lang: str = LANG_OPTION,
     workspace: Path | None = typer.Option(None, "--workspace", help="Folder of your exercise files."),
@@ -364,6 +365,9 @@ def mock(
     from quiz.store import utcnow
 
     lang = _check_lang(lang)
+    if not mock_module.MIN_MINUTES <= minutes <= mock_module.MAX_MINUTES:
+        raise UsageError(f"--minutes {minutes}: a mock interview lasts {mock_module.MIN_MINUTES} to "
+                         f"{mock_module.MAX_MINUTES} minutes (45 is a typical first round)")
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console)
     exercises = catalog.load()
@@ -386,7 +390,21 @@ def mock(
         outcome = mock_module.run(planned, store=store, ui=view, clock=utcnow, lang=lang,
                                   grader=lambda exercise, path: runner.grade(exercise, path),
                                   starter=fresh_copy, after_answer=lambda answer: review.review(store, answer, cards))
-    ui.mock_summary(console, outcome, lang)
+    ui.mock_summary(console, outcome, lang, code_note=_keep_mock_code(outcome, folder, _workspace(workspace)))
+
+
+def _keep_mock_code(outcome, folder: Path, workspace: Path) -> tuple[str, str] | None:
+    """The mock's graded code becomes the workspace file when there is none, so `exercises` (which counts the
+    attempt) and `check` (which reads the workspace) speak of the same file; an existing file is never touched."""
+    exercise = outcome.plan.exercise
+    mock_file = folder / f"{exercise.id}.py" if exercise is not None else None
+    if outcome.grade is None or mock_file is None or not mock_file.exists():
+        return None
+    target = workspace / f"{exercise.id}.py"
+    if target.exists():
+        return "kept", str(mock_file)
+    mock_file.replace(target)
+    return "moved", str(target)
 
 
 progress_app = _app("Move your progress between machines, or start over.")

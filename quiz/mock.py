@@ -22,6 +22,10 @@ from quiz.session import Summary
 from quiz.store import Attempt, Mock, Store
 
 MINUTES_PER_QUESTION = 8  # an open question answered aloud, then checked against the key points
+# What an exercise of each difficulty takes a prepared candidate, roughly: a mock assigns only one that fits in
+# the time its questions leave, so a 5-minute mock never hands out a ★★★ exercise.
+EXERCISE_MINUTES = {1: 10, 2: 15, 3: 25}
+MIN_MINUTES, MAX_MINUTES = 5, 240
 
 
 @dataclass(frozen=True)
@@ -30,23 +34,37 @@ class Plan:
     exercise: Exercise | None
     minutes: int
     seed: int | None
+    minutes_for_an_exercise: int | None = None  # set when no exercise fits: the least --minutes that has one
 
 
 def plan(questions: Sequence[Question], exercises: Sequence[Exercise], *, minutes: int = 45,
          seed: int | None = None, passed: frozenset[str] = frozenset()) -> Plan:
     """Open questions from as many different topics as the time allows (leaving a third for the exercise),
-    and one exercise, preferring those not passed yet."""
+    and one exercise that fits in the time they leave (EXERCISE_MINUTES), preferring those not passed yet;
+    none when nothing fits."""
     rng = random.Random(seed)
     by_topic: dict[str, list[Question]] = {}
     for question in sorted(questions, key=lambda q: q.id):
         if question.type == "open":
             by_topic.setdefault(question.topic, []).append(question)
-    count = max(1, min(len(by_topic), (minutes * 2 // 3) // MINUTES_PER_QUESTION))
+
+    def question_count(length: int) -> int:
+        return max(1, min(len(by_topic), (length * 2 // 3) // MINUTES_PER_QUESTION)) if by_topic else 0
+
+    def fitting(length: int) -> list[Exercise]:
+        left = length - question_count(length) * MINUTES_PER_QUESTION
+        return [e for e in exercises if EXERCISE_MINUTES.get(e.difficulty, max(EXERCISE_MINUTES.values())) <= left]
+
+    count = question_count(minutes)
     chosen_topics = rng.sample(sorted(by_topic), count) if by_topic else []
     picked = tuple(rng.choice(by_topic[topic]) for topic in chosen_topics)
-    candidates = [e for e in exercises if e.id not in passed] or list(exercises)
+    fits = fitting(minutes)
+    candidates = [e for e in fits if e.id not in passed] or fits
     exercise = rng.choice(sorted(candidates, key=lambda e: e.order)) if candidates else None
-    return Plan(picked, exercise, minutes, seed)
+    suggestion = None
+    if exercise is None and exercises:
+        suggestion = next((length for length in range(minutes, MAX_MINUTES + 1) if fitting(length)), None)
+    return Plan(picked, exercise, minutes, seed, suggestion)
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,8 @@ class MockUI(play.QuizUI, Protocol):
     deadline: datetime | None  # set by run, so the UI can count down
 
     def mock_intro(self, plan: Plan) -> None: ...
-    def mock_exercise(self, exercise: Exercise, path: Path, remaining: timedelta) -> str: ...
+    # The reply ("q" gives up), or None when the time ran out first: the file is then checked as it is.
+    def mock_exercise(self, exercise: Exercise, path: Path, remaining: timedelta) -> str | None: ...
 
 
 Grader = Callable[[Exercise, Path], GradeResult]
@@ -103,7 +122,7 @@ def run(mock_plan: Plan, *, store: Store, ui: MockUI, clock: Callable[[], dateti
     if mock_plan.exercise is not None and not time_up and not summary.quit_early:
         path = starter(mock_plan.exercise)
         reply = ui.mock_exercise(mock_plan.exercise, path, deadline - clock())
-        if reply.strip().lower() != "q":
+        if reply is None or reply.strip().lower() != "q":
             grade = grader(mock_plan.exercise, path)
             store.record_attempt(Attempt(mock_plan.exercise.id, grade.status, grade.passed, grade.total, clock(),
                                          grade.duration_s, grade.submission_sha256))

@@ -45,6 +45,7 @@ LABELS = {
         "controls": "h hint · s skip · q quit", "controls_no_hint": "s skip · q quit", "score": "Score",
         "colon": ": ", "missed": "You missed", "wrongly": "Not right", "skipped": "Skipped: not counted; it can "
         "come up again in a later quiz.", "correct_many": "Correct answers", "next": "Enter: next › ",
+        "time_left": "⏱ {left} left",
         "types": {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
                   "bug": "spot the bug", "open": "interview question"},
     },
@@ -58,7 +59,7 @@ LABELS = {
         "covered": "你覆盖了哪些要点？（填编号、all 或 none）",
         "controls": "h 提示 · s 跳过 · q 退出", "controls_no_hint": "s 跳过 · q 退出", "score": "得分",
         "colon": "：", "missed": "漏选", "wrongly": "选错", "skipped": "已跳过：不计分，之后的测验里还会再出现。",
-        "correct_many": "正确答案", "next": "回车继续 › ",
+        "correct_many": "正确答案", "next": "回车继续 › ", "time_left": "⏱ 还剩 {left}",
         "types": {"choice": "单选题", "multi": "多选题", "output": "输出题", "bug": "找 bug", "open": "面试问答"},
     },
 }
@@ -206,7 +207,7 @@ class QuizView:
         if self.deadline is None or self.clock is None:
             return ""
         left = max(0, int((self.deadline - self.clock()).total_seconds()))
-        return f" · ⏱ {left // 60:02d}:{left % 60:02d} left"
+        return " · " + self.words["time_left"].format(left=f"{left // 60:02d}:{left % 60:02d}")
 
     def _t(self, text) -> str:
         return localize(text, self.lang)
@@ -272,23 +273,38 @@ class QuizView:
         self.console.print(grid)
 
     def mock_intro(self, plan) -> None:
-        parts = Text(f"{plan.minutes} minutes: {len(plan.questions)} interview questions from different topics")
+        """What the mock holds, and why it has no exercise when none fits in its time."""
+        words = MOCK_WORDS.get(self.lang, MOCK_WORDS["en"])
+        count = len(plan.questions)
+        text = words["intro"].format(minutes=plan.minutes, questions=words["question" if count == 1 else
+                                                                               "questions"].format(n=count))
         if plan.exercise is not None:
-            parts.append(f", then the coding exercise {plan.exercise.id} "
-                         f"({localize(plan.exercise.title, self.lang)})")
-        parts.append(". Answer aloud or type, as in a real interview; the clock runs from your first question.")
-        self.console.print(Panel(parts, title="Mock interview", title_align="left", box=box.ROUNDED))
+            exercise = plan.exercise
+            text += words["then"].format(title=localize(exercise.short_title or exercise.title, self.lang),
+                                         stars="★" * exercise.difficulty + "☆" * (3 - exercise.difficulty))
+        elif plan.minutes_for_an_exercise is not None:
+            text += words["no_fit"].format(minutes=plan.minutes, need=plan.minutes_for_an_exercise)
+        text += words["rules"]
+        self.console.print(Panel(para(text, self.console.width - 4), title=words["title"], title_align="left",
+                                 box=box.ROUNDED))
 
-    def mock_exercise(self, exercise, path, remaining) -> str:
+    def mock_exercise(self, exercise, path, remaining) -> str | None:
+        """The exercise with the clock ticking while the candidate edits the file; the reply, or None when the
+        time ran out first (the file is then checked as it is)."""
+        words = MOCK_WORDS.get(self.lang, MOCK_WORDS["en"])
         self.deadline = self.clock() + remaining if self.clock else None
         left = int(remaining.total_seconds())
+        title = words["coding"].format(title=localize(exercise.short_title or exercise.title, self.lang),
+                                       left=f"{left // 60:02d}:{left % 60:02d}")
+        width = self.console.width - 4
         self.console.print(Panel(
-            Group(Text(_reflow(localize(exercise.summary, self.lang))), Text(""),
-                  Text(f"Your file: {path}", style="key")),
-            title=f"Coding: {exercise.id} · ⏱ {left // 60:02d}:{left % 60:02d} left", title_align="left",
-            box=box.ROUNDED))
-        return self.console.input(Text("Edit the file, then press Enter to grade it (q to give up) › ",
-                                       style="accent"))
+            Group(para(_reflow(localize(exercise.summary, self.lang)), width), Text(""),
+                  Text(words["file"], style="key") + Text(str(path), style="key", overflow="fold")),
+            title=title, title_align="left", box=box.ROUNDED))
+        reply = ticking_input(self.console, Text(words["wait"], style="accent"), self.deadline, self.clock)
+        if reply is None:
+            self.console.print(Text(words["time_up"], style="warn"))
+        return reply
 
     def _multi_feedback(self, question: Question, order: Sequence[int], graded: Graded) -> list:
         """The right letters and yours on one line, then each right choice you missed and each choice you
@@ -1005,17 +1021,101 @@ def report_view(console: Console, report, lang: str = "en") -> None:
                                                                                        score=f"{mock.score:.0%}"))
 
 
-def mock_summary(console: Console, outcome, lang: str = "en") -> None:
-    table = Table(title="Mock interview result", box=box.SIMPLE_HEAD)
-    for column, justify in (("Part", "left"), ("Topic", "left"), ("Result", "left"), ("Score", "right")):
-        table.add_column(column, justify=justify)
+MOCK_WORDS = {
+    "en": {"title": "Mock interview", "intro": "{minutes} minutes: {questions}",
+           "question": "1 interview question", "questions": "{n} interview questions from different topics",
+           "then": ", then the coding exercise “{title}” ({stars})",
+           "no_fit": "; no coding exercise fits in {minutes} minutes (`--minutes {need}` has one)",
+           "rules": ". Answer aloud or type, as in a real interview; the clock runs from your first question.",
+           "coding": "Coding: {title} · ⏱ {left} left", "file": "Your file: ",
+           "wait": "Edit the file, then press Enter to check it (q gives up) › ",
+           "time_up": "Time is up: your file is checked as it is.",
+           "result": "Mock interview result", "columns": ("Part", "Topic", "Result", "Score"),
+           "status": {"right": "right", "wrong": "not right", "skipped": "skipped", "not reached": "not reached",
+                      "pass": "passed", "fail": "failed", "error": "error"},
+           "tests": "{status}, {passed}/{total} tests", "overall": "Overall {score}",
+           "took": " · {minutes}m {seconds:02d}s", "ran_out": " · time ran out",
+           "moved": "Your mock code is now your workspace file {path}: `torchprep check {id}` goes on from it.",
+           "kept": "Your mock code stays in {path}; your workspace file was not touched.",
+           "saved": "Saved to your history: see `torchprep report`."},
+    "zh": {"title": "模拟面试", "intro": "{minutes} 分钟：{questions}",
+           "question": "1 道面试题", "questions": "来自不同主题的 {n} 道面试题",
+           "then": "，然后是编程练习“{title}”（{stars}）",
+           "no_fit": "；{minutes} 分钟里放不下编程练习（`--minutes {need}` 就会有一道）",
+           "rules": "。像真实面试一样口头回答或打字作答；从第一道题开始计时。",
+           "coding": "编程：{title} · ⏱ 还剩 {left}", "file": "你的文件：",
+           "wait": "编辑文件，然后按回车检查（q 放弃）› ",
+           "time_up": "时间到：按文件当前的内容检查。",
+           "result": "模拟面试结果", "columns": ("部分", "主题", "结果", "得分"),
+           "status": {"right": "答对", "wrong": "未答对", "skipped": "跳过", "not reached": "没来得及做",
+                      "pass": "通过", "fail": "未通过", "error": "出错"},
+           "tests": "{status}，{passed}/{total} 个测试", "overall": "总分 {score}",
+           "took": " · 用时 {minutes} 分 {seconds:02d} 秒", "ran_out": " · 超时",
+           "moved": "模拟面试的代码现在就是你的练习文件 {path}：`torchprep check {id}` 可以接着检查。",
+           "kept": "模拟面试的代码留在 {path}；你原来的练习文件没有改动。",
+           "saved": "已保存到你的记录：见 `torchprep report`。"},
+}
+
+
+def ticking_input(console: Console, prompt: Text, deadline, clock) -> str | None:
+    """A line read with the time left ticking at its start once a second; None when the deadline passes first.
+    Off a terminal (or without a deadline) a plain input."""
+    if deadline is None or clock is None or not console.is_terminal or not sys.stdin.isatty():
+        return console.input(prompt)
+    import select
+
+    def stamp() -> str:
+        left = max(0, int((deadline - clock()).total_seconds()))
+        return f"⏱ {left // 60:02d}:{left % 60:02d} "
+
+    console.print(Text(stamp(), style="warn") + prompt, end="")
+    console.file.flush()
+    while True:
+        if clock() >= deadline:
+            console.print()
+            return None
+        ready, _, _ = select.select([sys.stdin], [], [], 1.0)
+        if ready:
+            return sys.stdin.readline().rstrip("\n")
+        # Save the cursor, rewrite the clock at the line's start, come back: what the user typed stays.
+        console.file.write("\x1b7\r" + stamp() + "\x1b8")
+        console.file.flush()
+
+
+def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tuple[str, str] | None = None) -> None:
+    """The exercise's check as `torchprep check` shows it, then one row a part and the overall score.
+    ``code_note``: ("moved" or "kept", path) — where the mock's code is now."""
+    words = MOCK_WORDS.get(lang, MOCK_WORDS["en"])
+    if outcome.grade is not None:
+        console.print()
+        grade_result(console, outcome.grade, lang=lang)
+    titles = {q.id: localize(q.prompt, lang) for q in outcome.plan.questions}
+    exercise = outcome.plan.exercise
+    rows = []
     for part in outcome.parts():
-        result = part["status"] if part["kind"] == "question" else (
-            f"{part['status']} ({part['passed']}/{part['total']} tests)" if part["total"] else part["status"])
-        table.add_row(part["id"], topics.label(part["topic"], lang), result, f"{part['score']:.0%}")
+        status = words["status"].get(part["status"], part["status"])
+        if part["kind"] == "question":
+            name = titles[part["id"]]
+        else:
+            name = localize(exercise.short_title or exercise.title, lang)
+            if part["total"]:
+                status = words["tests"].format(status=status, passed=part["passed"], total=part["total"])
+        rows.append((name, topics.label(part["topic"], lang), status, f"{part['score']:.0%}"))
+    # One line a part: the topic, result and score whole, the title in what is left (cut with an ellipsis).
+    widths = [max([cell_len(words["columns"][i])] + [cell_len(row[i]) for row in rows]) for i in range(1, 4)]
+    title_width = max(12, console.width - sum(widths) - 2 * 4 - 5)  # padding, then edges and separators
+    table = Table(title=words["result"], box=box.SIMPLE_HEAD)
+    for index, (column, justify) in enumerate(zip(words["columns"], ("left", "left", "left", "right"), strict=True)):
+        table.add_column(column, justify=justify, no_wrap=True, overflow="ellipsis",
+                         max_width=title_width if index == 0 else None)
+    for name, *cells in rows:
+        table.add_row(inline(_title(name, title_width)), *cells)
     console.print(table)
     minutes, seconds = divmod(int((outcome.ended_at - outcome.started_at).total_seconds()), 60)
-    console.print(Text(f"Overall {outcome.score:.0%}", style="key")
-                  + Text(f" · {minutes}m {seconds:02d}s" + (" · time ran out" if outcome.time_up else ""),
-                         style="muted"))
-    console.print(Text("Saved to your history: see `torchprep report`.", style="muted"))
+    console.print(Text(words["overall"].format(score=f"{outcome.score:.0%}"), style="key")
+                  + Text(words["took"].format(minutes=minutes, seconds=seconds)
+                         + (words["ran_out"] if outcome.time_up else ""), style="muted"))
+    if code_note is not None and exercise is not None:
+        kind, path = code_note
+        console.print(Text(words[kind].format(path=path, id=exercise.id), style="muted"))
+    console.print(Text(words["saved"], style="muted"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -283,3 +284,17 @@ def test_time_is_up_at_the_deadline_itself(tmp_path):
     assert result.time_up
     result, graded, *_ = play(mock.Plan((), EXERCISES[0], 1, 1), UI([]), Clock(10), home=tmp_path / "b")
     assert graded and result.time_up, "graded, then checked at 70 s, the deadline"
+
+
+# -- fitting the exercise to the time ------------------------------------------------------------------------------
+
+def test_a_mock_assigns_only_an_exercise_that_fits_the_time_its_questions_leave():
+    graded = [dataclasses.replace(exercise(f"ex-{d}", d), difficulty=d) for d in (1, 2, 3)]
+    short = mock.plan(OPEN, graded, minutes=5, seed=1)
+    assert short.exercise is None, "5 minutes hold one question and no exercise"
+    assert short.minutes_for_an_exercise == 18, "the least --minutes with room for the quickest exercise"
+    assert mock.plan(OPEN, graded, minutes=18, seed=1).exercise.difficulty == 1
+    for seed in range(12):
+        assert mock.plan(OPEN, graded, minutes=45, seed=seed).exercise.difficulty <= 2, "24 minutes of questions"
+    assert {mock.plan(OPEN, graded, minutes=90, seed=s).exercise.difficulty for s in range(20)} == {1, 2, 3}
+    assert mock.plan(OPEN, graded, minutes=45, seed=1).minutes_for_an_exercise is None

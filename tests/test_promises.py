@@ -402,3 +402,34 @@ def test_exercise_list_shows_the_best_score_not_the_latest(cli, fixture_catalog,
         store.record_attempt(Attempt("adder", "fail", 2, 4, now - timedelta(hours=1)))  # the latest, worse
     row = next(line for line in cli("exercise", "list").output.splitlines() if "adder" in line)
     assert "passed" in row and row.rstrip().endswith("4/4"), row
+
+
+def test_mock_minutes_out_of_range_is_a_clear_usage_error(cli):
+    result = cli("mock", "--minutes", "3", expect=2)
+    assert "--minutes 3: a mock interview lasts 5 to 240 minutes" in result.output
+    assert "Invalid value" not in result.output
+
+
+def test_mock_result_shows_titles_and_the_check_and_leaves_the_code_where_check_finds_it(
+        cli, isolated, fixture_catalog, sample_only, tmp_path):
+    # sample.yaml has one open question: a 30-minute mock asks it, then the adder exercise (★, 10 minutes).
+    result = cli("mock", "--minutes", "30", "--seed", "1", "--bank", sample_only, input="my answer\nall\n\n\n")
+    out = " ".join(result.output.split())
+    assert "30 minutes: 1 interview question;" not in out and "30 minutes: 1 interview question," in out
+    assert "1 interview questions" not in out
+    assert "sample-open" not in out, "the result names a question by its title, never its id"
+    assert "add ✗" in out or "✗ add" in out, "the exercise's check is shown as `torchprep check` shows it"
+    moved = tmp_path / "workspace" / "adder.py"
+    assert moved.exists() and not (tmp_path / "workspace" / "mock" / "adder.py").exists()
+    assert f"Your mock code is now your workspace file {moved}" in out
+    listing = " ".join(cli("exercises").output.split())
+    assert "in progress" in listing
+    assert "0/2" in " ".join(cli("check", "adder", expect=1).output.split()), "check grades the same file"
+
+
+def test_mock_screens_in_chinese_have_no_english_words(cli, isolated, fixture_catalog, sample_only):
+    result = cli("mock", "--minutes", "5", "--seed", "1", "--lang", "zh", "--bank", sample_only,
+                 input="我的回答\nall\n\n")
+    shown = result.output.replace("--minutes", "")  # an option's name is code, not a word to translate
+    for english in ("minutes", "interview", "left", "Mock", "Part", "Topic", "Score", "Overall", "Saved"):
+        assert english not in shown, english

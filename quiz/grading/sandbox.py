@@ -284,7 +284,8 @@ def isolate_worker(plan: Plan, prepared: Prepared) -> str:
     # What that brought back below /tmp may hold a folder to hide (a workspace inside a clone in /tmp).
     again = [folder for folder in hidden if _under(folder, "/tmp") and os.path.isdir(folder)]
     for folder in again:
-        _hide(folder)
+        if os.path.isdir(folder):  # an inner one (ws/mock) is gone once its outer one (ws) is hidden
+            _hide(folder)
     _rebind_kept(prepared.keep, again)
     for folder in plan.secrets:
         if os.path.isdir(folder):

@@ -113,13 +113,40 @@ class _Group(_HelpGroup):
             raise typer.Exit(problem.exit_code) from None
 
 
-def _app(help_text: str, cls=_HelpGroup) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False,
+def _app(help_text: str, cls=_HelpGroup, completion: bool = False) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=completion,
                        pretty_exceptions_enable=False, rich_markup_mode=None, cls=cls)
 
 
+# Tab completion (`torchprep --install-completion`) of commands, options, exercise ids, topics, languages and
+# question types: each list comes from a YAML read or a constant, never from torch.
+def _complete_exercise(incomplete: str) -> list[tuple[str, str]]:
+    from quiz import catalog
+    from quiz.bank import localize
+
+    return [(e.id, localize(e.short_title or e.title, "en")) for e in catalog.scan()[0] if e.id.startswith(incomplete)]
+
+
+def _complete_topic(incomplete: str) -> list[tuple[str, str]]:
+    from quiz import topics
+
+    return [(t.slug, t.en) for t in topics.TOPICS if t.slug.startswith(incomplete)]
+
+
+def _complete_lang(incomplete: str) -> list[tuple[str, str]]:
+    return [(code, name) for code, name in (("en", "English"), ("zh", "中文")) if code.startswith(incomplete)]
+
+
+QUESTION_TYPES = {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
+                  "bug": "spot the bug", "open": "interview question"}
+
+
+def _complete_type(incomplete: str) -> list[tuple[str, str]]:
+    return [(name, text) for name, text in QUESTION_TYPES.items() if name.startswith(incomplete)]
+
+
 app = _app("Get ready for PyTorch interviews: quizzes, graded coding exercises and a readiness report.",
-           cls=_Group)
+           cls=_Group, completion=True)
 bank_app = _app("Check and count question banks.")
 app.add_typer(bank_app, name="bank")
 
@@ -189,8 +216,8 @@ def _check_topics(names: list[str]) -> tuple[str, ...]:
 
 
 BANK_OPTION = typer.Option([], "--bank", help="Also use the questions in this YAML file or folder (repeatable).")
-LANG_OPTION = typer.Option("en", "--lang", help="Language: en or zh (a text not translated yet shows in "
-                                                "English).")
+LANG_OPTION = typer.Option("en", "--lang", autocompletion=_complete_lang,
+                           help="Language: en or zh (a text not translated yet shows in English).")
 
 
 MEMORY_OPTION = typer.Option(4.0, "--memory", min=0.5, help="Memory limit of each grading process, in GiB.")
@@ -205,10 +232,11 @@ def _check_lang(lang: str) -> str:
 @app.command()
 def quiz(
     ctx: typer.Context,
-    topic: list[str] = typer.Option([], "--topic", "-t", help="Only this topic (repeatable); see `torchprep topics`."),
+    topic: list[str] = typer.Option([], "--topic", "-t", autocompletion=_complete_topic,
+                                    help="Only this topic (repeatable); see `torchprep topics`."),
     difficulty: int | None = typer.Option(None, "--difficulty", "-d", min=1, max=3,
                                              help="Only this difficulty: 1 easy, 2 medium, 3 hard."),
-    qtype: list[str] = typer.Option([], "--type",
+    qtype: list[str] = typer.Option([], "--type", autocompletion=_complete_type,
                                     help="Only this type (repeatable): choice, multi, output, bug, open."),
     count: int = typer.Option(10, "--count", "-n", min=1, help="How many questions."),
     lang: str = LANG_OPTION,
@@ -242,7 +270,8 @@ def quiz(
 @app.command("review")
 def review_command(
     ctx: typer.Context,
-    topic: list[str] = typer.Option([], "--topic", "-t", help="Only this topic (repeatable)."),
+    topic: list[str] = typer.Option([], "--topic", "-t", autocompletion=_complete_topic,
+                                    help="Only this topic (repeatable)."),
     count: int = typer.Option(20, "--count", "-n", min=1, help="At most this many reviews."),
     lang: str = LANG_OPTION,
     bank: list[Path] = BANK_OPTION,
@@ -439,7 +468,8 @@ def progress_import(ctx: typer.Context, file: Path = typer.Argument(..., help="A
 @progress_app.command("reset")
 def progress_reset(
     ctx: typer.Context,
-    topic: str | None = typer.Option(None, "--topic", help="Only this topic's answers and exercises."),
+    topic: str | None = typer.Option(None, "--topic", autocompletion=_complete_topic,
+                                     help="Only this topic's answers and exercises."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Forget your progress (all of it, or one topic's), after a confirmation and a backup export."""
@@ -502,7 +532,7 @@ def exercises_alias(ctx: typer.Context, workspace: Path | None = WORKSPACE_OPTIO
 
 
 @app.command()
-def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID"),
+def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID", autocompletion=_complete_exercise),
           workspace: Path | None = WORKSPACE_OPTION, lang: str = LANG_OPTION) -> None:
     """Copy an exercise's starter into your workspace (existing work is never overwritten)."""
     from quiz import catalog, ui
@@ -557,7 +587,7 @@ def _first_unpassed(store, exercises):
 @app.command()
 def check(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", autocompletion=_complete_exercise, help=CURRENT_HELP),
     file: Path | None = typer.Option(None, "--file", help="Grade this file instead of the workspace's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document (exercism results.json shape)."),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
@@ -602,7 +632,7 @@ def check(
 @app.command()
 def watch(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", autocompletion=_complete_exercise, help=CURRENT_HELP),
     timeout: float = typer.Option(60.0, "--timeout", min=1, help="Stop the tests after this many seconds."),
     memory: float = MEMORY_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
@@ -668,7 +698,8 @@ def grade(
     ctx: typer.Context,
     sources: list[Path] = typer.Argument(..., metavar="SUBMISSIONS", help="Submissions: .py files, or "
                                          "folders searched for them."),
-    exercise_id: str = typer.Option(..., "--exercise", metavar="ID", help="The exercise they solve."),
+    exercise_id: str = typer.Option(..., "--exercise", metavar="ID", autocompletion=_complete_exercise,
+                                    help="The exercise they solve."),
     jobs: int = typer.Option(0, "--jobs", min=0, help="Submissions graded at once (0: one per CPU core)."),
     output_format: str = typer.Option("table", "--format", help="table, json, csv or junit (JUnit XML)."),
     output: Path | None = typer.Option(None, "--output", help="Write the json, csv or junit text to this file."),
@@ -711,7 +742,9 @@ def grade(
 
 
 @app.command()
-def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
+def hint(ctx: typer.Context,
+         exercise_id: str | None = typer.Argument(None, metavar="ID", autocompletion=_complete_exercise,
+                                                  help=CURRENT_HELP),
          lang: str = LANG_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
     """The next hint: first for the first task that failed in your last check, from a nudge to nearly the
     answer."""
@@ -732,7 +765,7 @@ def hint(ctx: typer.Context, exercise_id: str | None = typer.Argument(None, meta
 @app.command()
 def solution(
     ctx: typer.Context,
-    exercise_id: str | None = typer.Argument(None, metavar="ID", help=CURRENT_HELP),
+    exercise_id: str | None = typer.Argument(None, metavar="ID", autocompletion=_complete_exercise, help=CURRENT_HELP),
     force: bool = typer.Option(False, "--force", help="Show it before you have passed (recorded as revealed)."),
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
@@ -756,7 +789,7 @@ def solution(
 @app.command()
 def reset(
     ctx: typer.Context,
-    exercise_id: str = typer.Argument(..., metavar="ID"),
+    exercise_id: str = typer.Argument(..., metavar="ID", autocompletion=_complete_exercise),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:

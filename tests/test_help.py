@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import typer
 
 from quiz.cli import app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, subprocess_env
 
 
 def commands(group, prefix=()):
@@ -58,3 +62,38 @@ def test_global_options_work_after_the_command(cli, tmp_path):
     assert (home / "progress.db").is_file(), "--home after the command was ignored"
     cli("topics", f"--home={tmp_path / 'other'}")
     assert (tmp_path / "other" / "progress.db").is_file()
+
+
+# -- tab completion (`torchprep --install-completion`) ------------------------------------------------------------
+
+COMPLETION_PROBE = textwrap.dedent("""
+    import atexit, sys
+    atexit.register(lambda: print("MODULES", "torch" in sys.modules, file=sys.stderr))
+    from quiz.cli import app
+    app(prog_name="torchprep")
+""")
+
+
+def complete(line: str) -> tuple[list[str], bool]:
+    """What bash completion offers for the last word of ``line``, and whether torch was imported to find it."""
+    words = line.split(" ")
+    completed = subprocess.run([sys.executable, "-c", COMPLETION_PROBE], capture_output=True, text=True,
+                               env=subprocess_env(COMP_WORDS=line, COMP_CWORD=str(len(words) - 1),
+                                                  _TORCHPREP_COMPLETE="complete_bash"), cwd=ROOT, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    torch_loaded = "MODULES True" in completed.stderr
+    return completed.stdout.split(), torch_loaded
+
+
+def test_tab_completes_commands_exercise_ids_topics_languages_and_types_without_torch():
+    from quiz import catalog, topics
+
+    offered, torch_loaded = complete("torchprep ch")
+    assert offered == ["check"] and not torch_loaded
+    ids = [exercise.id for exercise in catalog.load()]
+    assert complete("torchprep start ")[0] == ids
+    assert complete("torchprep check kv")[0] == [i for i in ids if i.startswith("kv")] == ["kv_cache"]
+    offered, torch_loaded = complete("torchprep quiz --topic tr")
+    assert offered == [slug for slug in topics.TOPIC_SLUGS if slug.startswith("tr")] and not torch_loaded
+    assert complete("torchprep report --lang ")[0] == ["en", "zh"]
+    assert complete("torchprep quiz --type ")[0] == ["choice", "multi", "output", "bug", "open"]

@@ -323,6 +323,39 @@ def bank_lint(
         raise typer.Exit(1)
 
 
+@bank_app.command("verify")
+def bank_verify(
+    ctx: typer.Context,
+    bank: list[Path] = BANK_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Run every output, verify and claim block under your installed torch and list the answers that differ.
+    Exit 1 when any does."""
+    from quiz import ui, verify
+
+    console = ui.make_console(stderr=as_json)
+    loaded = _load_bank(ctx, bank, console)
+    sources = verify.snippets(loaded.questions)
+    with ui.batch_progress(console, len(sources), "Verifying") as advance:
+        done = [0]
+
+        def step() -> None:
+            done[0] += 1
+            advance(done[0], len(sources), "")
+
+        result = verify.run(sources, step)
+    gpu_only = set() if result.cuda else set(sources) - set(verify.snippets(loaded.questions, cuda=False))
+    for key in gpu_only:  # the child found no GPU: what needs one did not run, and says so
+        result.outcomes.pop(key, None)
+    found = verify.differences(loaded.questions, result.outcomes)
+    report = ui.verify_report(console, result, found, verify.verified_with(), not_run=len(gpu_only),
+                              as_json=as_json)
+    if as_json:
+        print(report)
+    if found:
+        raise typer.Exit(1)
+
+
 @bank_app.command("stats")
 def bank_stats(ctx: typer.Context, bank: list[Path] = BANK_OPTION) -> None:
     """Count the questions by topic, type, difficulty and language."""

@@ -823,14 +823,14 @@ def key_reader():
 
 
 @contextlib.contextmanager
-def batch_progress(console: Console, total: int):
+def batch_progress(console: Console, total: int, label: str = "Grading"):
     """A progress bar on a terminal (nothing when output is piped); yields the callback that advances it."""
     if not console.is_terminal:
         yield lambda done, total, status: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("Grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("grading", total=total)
         yield lambda done, total, status: progress.update(task, completed=done)
@@ -1119,3 +1119,40 @@ def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tupl
         kind, path = code_note
         console.print(Text(words[kind].format(path=path, id=exercise.id), style="muted"))
     console.print(Text(words["saved"], style="muted"))
+
+
+def verify_report(console: Console, run, found: Sequence, record: Mapping, *, not_run: int = 0,
+                  as_json: bool = False) -> str | None:
+    """`bank verify`'s result: under which torch, how many blocks ran, and each answer that differs there
+    (expected, got). With ``as_json`` the same as a JSON document, returned for stdout."""
+    import json
+
+    ran = len(run.outcomes)
+    checked = len({key.split(":")[1] for key in run.outcomes})
+    recorded = record.get("torch", "unknown")
+    if as_json:
+        return json.dumps({"torch": run.torch, "cuda": run.cuda, "verified_with": dict(record), "blocks": ran,
+                           "questions": checked, "not_run_without_gpu": not_run, "differences": [
+                               {"id": d.question.id, "file": d.question.file, "line": d.question.line,
+                                "what": d.what, "expected": d.expected, "got": d.got} for d in found]},
+                          ensure_ascii=False, indent=2)
+    console.print(Text(f"Ran {ran} blocks of {checked} questions under torch {run.torch}"
+                       + (f" ({not_run} need a CUDA GPU and were not run here)" if not_run else "")
+                       + f"; the bank's answers were verified on torch {recorded}.", style="muted"))
+    if not found:
+        console.print(Text(f"✓ Every answer holds under torch {run.torch}.", style="ok"))
+        return None
+    by_question: dict[str, list] = {}
+    for difference in found:
+        by_question.setdefault(difference.question.id, []).append(difference)
+    console.print(Text(f"{len(by_question)} question(s) answer differently under torch {run.torch}:", style="bad"))
+    for qid, items in by_question.items():
+        question = items[0].question
+        console.print()
+        console.print(Text("• ", style="bad") + inline(_title(localize(question.prompt, "en"), console.width - 4))
+                      + Text(f"  {qid} ({Path(question.file).name}:{question.line})", style="muted"))
+        for item in items:
+            console.print(Text(f"  {item.what}: ", style="key") + Text("expected ", style="muted")
+                          + Text(_shorten(item.expected.replace(chr(10), " ⏎ "), 300)) + Text(", got ", style="muted")
+                          + Text(_shorten(item.got.replace(chr(10), " ⏎ "), 300)))
+    return None

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from quiz import bank, paths, topics
+from quiz import bank, paths, topics, verify
 from tests import snippets
 
 BANK = bank.load()
@@ -116,27 +116,20 @@ def test_the_duplicate_check_can_fail():
 # its tests is reported skipped with the reason, never passed.
 HAS_CUDA = torch.cuda.is_available()
 NEEDS_CUDA = pytest.mark.skip(reason="the question's code needs a CUDA GPU; this machine has none")
-RUNNABLE = [q for q in QUESTIONS if HAS_CUDA or not q.cuda]
-RUNNABLE_IDS = {q.id for q in RUNNABLE}
 
 
 def cases(questions):
     return [pytest.param(q, marks=NEEDS_CUDA) if q.cuda and not HAS_CUDA else q for q in questions]
 
 
-SNIPPETS = {f"output:{q.id}": q.code for q in RUNNABLE if q.type == "output"}
-SNIPPETS.update({f"verify:{q.id}": q.verify for q in RUNNABLE if q.verify})
+# The runnable blocks, as `torchprep bank verify` runs them (quiz/verify.py): one list, the same keys.
+SNIPPETS = verify.snippets(QUESTIONS, cuda=HAS_CUDA)
 # A proven answer key for bug questions: the code as asked must fail its check, the code with the fix of
 # exactly the marked lines must pass it. Moving the marked line, or a fix that mends the wrong thing, fails.
 FIXED = [q for q in QUESTIONS if q.type == "bug" and q.fix]
-SNIPPETS.update({f"bug-as-asked:{q.id}": (q.setup or "") + "\n" + q.code + "\n" + (q.check or "")
-                 for q in FIXED if q.id in RUNNABLE_IDS})
-SNIPPETS.update({f"bug-fixed:{q.id}": (q.setup or "") + "\n" + q.fixed_code() + "\n" + (q.check or "")
-                 for q in FIXED if q.id in RUNNABLE_IDS})
 # A proven answer key for choice and multi questions: each choice's claim holds exactly when it is marked
 # correct, so moving `correct: true` to another choice fails a test.
 CLAIMS = [(q, index, choice) for q in QUESTIONS for index, choice in enumerate(q.choices, 1) if choice.claim]
-SNIPPETS.update({f"claim:{q.id}:{index}": choice.claim for q, index, choice in CLAIMS if q.id in RUNNABLE_IDS})
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +206,12 @@ def test_the_right_choice_is_not_given_away_by_its_length():
                    < min(len(c.text["en"]) for c in q.choices if not c.correct) for q in choice_questions)
     assert shortest <= LONGEST_SHARE_LIMIT * len(choice_questions), \
         f"the correct choice is the shortest in {shortest} of {len(choice_questions)} choice questions"
+
+
+def test_the_bank_records_the_torch_its_claims_were_verified_on():
+    """This suite verifies every claim above under the installed torch; the record must name that torch, so
+    `torchprep bank verify` can tell a user of another release which release the answers hold for."""
+    record = verify.verified_with()
+    assert record.get("torch") == verify.base_version(torch.__version__), \
+        f"quiz/bank/{verify.RECORD} says {record.get('torch')}; this suite verifies under {torch.__version__}: " \
+        "update the record once the suite passes here"

@@ -801,10 +801,12 @@ def solution(
     exercise_id: str | None = typer.Argument(None, metavar="ID", autocompletion=_complete_exercise, help=CURRENT_HELP),
     force: bool = typer.Option(False, "--force", help="Show it before you have passed (recorded as revealed)."),
     workspace: Path | None = WORKSPACE_OPTION,
+    lang: str = LANG_OPTION,
 ) -> None:
     """The reference solution, with a diff against your file: once you have passed, or with --force."""
     from quiz import catalog, ui
 
+    lang = _check_lang(lang)
     console = ui.make_console()
     with _open_store(ctx, console) as store:
         exercises = catalog.load()
@@ -812,11 +814,10 @@ def solution(
                     else _current_exercise(console, store, exercises, workspace, "solution"))
         passed = any(a.status == "pass" for a in store.attempts(exercise.id))
         if not passed and not force:
-            raise UsageError(f"pass {exercise.id} first (`torchprep check {exercise.id}`), or see the solution now "
-                             f"with `torchprep solution {exercise.id} --force`")
+            raise UsageError(ui.SOLUTION_WORDS[lang]["locked"].format(id=exercise.id))
         if not passed:
             store.record_event(exercise.id, "revealed")
-    ui.solution_view(console, exercise, catalog.workspace_file(exercise, _workspace(workspace)))
+    ui.solution_view(console, exercise, catalog.workspace_file(exercise, _workspace(workspace)), lang)
 
 
 @app.command()

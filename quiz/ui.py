@@ -85,7 +85,8 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def error(message: str) -> None:
-    make_console(stderr=True).print(Text("Error: ", style="bad") + Text(message))
+    # A message written in Chinese (a command run with --lang zh) gets a Chinese prefix.
+    make_console(stderr=True).print(Text("错误：" if has_cjk(message) else "Error: ", style="bad") + Text(message))
 
 
 def notices(console: Console, messages: Sequence[str]) -> None:
@@ -518,10 +519,16 @@ STATE_STYLES = {"passed": "ok", "in progress": "warn", "not started": "muted"}
 EXERCISE_WORDS = {
     "en": {"columns": ("#", "Exercise", "Title", "Level", "Status", "Best"),
            "states": {"not started": "not started", "in progress": "in progress", "passed": "passed"},
-           "footer": "Start one with `torchprep start ID`, grade it with `torchprep check ID`."},
+           "footer": "Start one with `torchprep start ID`, grade it with `torchprep check ID`.",
+           "created": "✓ Created ", "exists": "Your file is already there (nothing overwritten): ",
+           "next": "Implement: {tasks}. Then run `torchprep check {id}`; stuck? `torchprep hint {id}`.",
+           "sep": ", "},
     "zh": {"columns": ("#", "练习", "标题", "难度", "状态", "最好"),
            "states": {"not started": "未开始", "in progress": "进行中", "passed": "已通过"},
-           "footer": "用 `torchprep start ID` 开始一个练习，用 `torchprep check ID` 评分。"},
+           "footer": "用 `torchprep start ID` 开始一个练习，用 `torchprep check ID` 评分。",
+           "created": "✓ 已创建 ", "exists": "你的文件已经存在（没有覆盖）：",
+           "next": "要实现：{tasks}。然后运行 `torchprep check {id}`；卡住了？`torchprep hint {id}`。",
+           "sep": "、"},
 }
 
 
@@ -544,16 +551,17 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
 
 
 def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:
+    words = EXERCISE_WORDS.get(lang, EXERCISE_WORDS["en"])
     title = localize(exercise.title, lang)
     if created:
-        console.print(Text("✓ Created ", style="ok") + Text(str(path)))
+        console.print(Text(words["created"], style="ok") + Text(str(path)))
     else:
-        console.print(Text("Your file is already there (nothing overwritten): ", style="warn") + Text(str(path)))
+        console.print(Text(words["exists"], style="warn") + Text(str(path)))
     short = localize(exercise.short_title or exercise.title, lang)
     body = Group(Text(title, style="key"), Text(""), para(_reflow(localize(exercise.summary, lang)), console.width - 4))
     console.print(Panel(body, title=f"{exercise.id}: {short}", title_align="left", box=box.ROUNDED))
-    console.print(Text(f"Implement: {', '.join(exercise.tasks)}. Then run `torchprep check {exercise.id}`; "
-                       f"stuck? `torchprep hint {exercise.id}`.", style="muted"))
+    console.print(inline(words["next"].format(tasks=words["sep"].join(exercise.tasks), id=exercise.id),
+                         style="muted"))
 
 
 def _reflow(text: str) -> str:
@@ -594,13 +602,28 @@ def _test_line(test) -> Text:
     return line
 
 
-def _message(console: Console, test) -> None:
+def _message(console: Console, test, lang: str = "en") -> None:
     if test.status != "pass" and test.message:
-        console.print(Text(_indented(test.message.strip()[:1500], console.width),
+        console.print(Text(_indented(learner_message(test.message, lang).strip()[:1500], console.width),
                            style="muted" if test.status == "skip" else ""))
 
 
 NOT_YET = "not implemented yet"  # how compare.py begins the message for a NotImplementedError
+_NOT_YET_MESSAGE = re.compile(r"^not implemented yet: it still raises NotImplementedError"
+                              r"(?: \(line (\d+) of your file(?:: (.*))?\))?$", re.S)
+
+
+def learner_message(message: str, lang: str) -> str:
+    """The judge's fixed phrases in the learner's language. The judge writes English (its messages carry the
+    exercise's own labels); the phrase every learner meets first, an unimplemented task, reads in Chinese."""
+    if lang != "zh":
+        return message
+    found = _NOT_YET_MESSAGE.match(message.strip())
+    if found is None:
+        return message
+    line, code = found.groups()
+    where = f"（你的文件第 {line} 行" + (f"：{code}" if code else "") + "）" if line else ""
+    return f"还没有实现：仍然抛出 NotImplementedError{where}"
 CHECK_WORDS = {
     "en": {
         "sandbox": "Sandbox: {how}", "all": "  {n}/{n} tests", "gpu": ", {k} more {verb} a CUDA GPU",
@@ -653,7 +676,7 @@ def grade_result(console: Console, result, *, verbose: bool = False, lang: str =
         if verbose:
             for test in tests:
                 console.print(_test_line(test))
-                _message(console, test)
+                _message(console, test, lang)
         elif not wrong:
             line = Text("✓ ", style="ok") + Text(task) + Text(words["all"].format(n=len(checked)), style="muted")
             if len(checked) < len(tests):
@@ -667,12 +690,12 @@ def grade_result(console: Console, result, *, verbose: bool = False, lang: str =
                     Text(words["some"].format(p=len(checked) - len(wrong), n=len(checked)), style="muted"))
             full = [head.copy(), Text(_indented(first.name, console.width, "  "), style="muted")]
             if first.message:
-                full.append(Text(_indented(first.message.strip()[:1500], console.width)))
+                full.append(Text(_indented(learner_message(first.message, lang).strip()[:1500], console.width)))
             if len(wrong) > 1:
                 full.append(Text(words["more"].format(k=len(wrong) - 1, task=task), style="muted"))
             gist = first.message.strip().splitlines()[0] if first.message.strip() else ""
             if gist.startswith(NOT_YET):
-                gist = NOT_YET
+                gist = "还没有实现" if lang == "zh" else NOT_YET
             head.append(": " if lang == "en" else "：", style="muted")
             room = max(10, console.width - head.cell_len - 1)
             head.append(_shorten(gist, room) if cell_len(gist) > room else gist)
@@ -895,26 +918,40 @@ def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: 
         console.print(Text(tail, style="muted"))
 
 
-def solution_view(console: Console, exercise, user_file) -> None:
+SOLUTION_WORDS = {
+    "en": {"title": "Reference solution: {id}",
+           "diff": "Your code ({path}) against the reference, docstrings and comments left out: - yours, + the "
+                   "reference's",
+           "same": "Your code is the reference's, but for docstrings and comments.",
+           "locked": "pass {id} first (`torchprep check {id}`), or see the solution now with "
+                     "`torchprep solution {id} --force`"},
+    "zh": {"title": "参考答案：{id}",
+           "diff": "你的代码（{path}）与参考答案对比（不计文档字符串和注释）：- 是你的，+ 是参考答案的",
+           "same": "除了文档字符串和注释，你的代码与参考答案相同。",
+           "locked": "先通过 {id}（`torchprep check {id}`），或者用 `torchprep solution {id} --force` 现在就看答案"},
+}
+
+
+def solution_view(console: Console, exercise, user_file, lang: str = "en") -> None:
     """The reference, wrapped (never clipped) at the terminal's width, then your code against it with
     docstrings and comments left out on both sides; through a pager when it is longer than the screen."""
     from quiz import catalog
 
+    words = SOLUTION_WORDS.get(lang, SOLUTION_WORDS["en"])
     reference = exercise.solution.read_text(encoding="utf-8")
-    parts: list = [Text(f"Reference solution: {exercise.id}", style="accent"),
+    parts: list = [Text(words["title"].format(id=exercise.id), style="accent"),
                    Syntax(reference, "python", theme=SYNTAX_THEME, line_numbers=True, word_wrap=True,
                           background_color="default")]
     if user_file.is_file():
         rows = catalog.code_diff(user_file.read_text(encoding="utf-8"), reference)
         parts.append(Text())
         if rows:
-            parts.append(Text(f"Your code ({user_file}) against the reference, docstrings and comments left "
-                              "out: - yours, + the reference's", style="accent"))
+            parts.append(Text(words["diff"].format(path=user_file), style="accent"))
             styles = {"@": "muted", "-": "bad", "+": "ok", " ": ""}
             for kind, line in rows:
                 parts.append(Text(f"{kind} {line}", style=styles[kind]))
         else:
-            parts.append(Text("Your code is the reference's, but for docstrings and comments.", style="ok"))
+            parts.append(Text(words["same"], style="ok"))
     group = Group(*parts)
     # Measured only on a terminal: piped output is never paged, so it is rendered once.
     if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:

@@ -1,0 +1,106 @@
+"""Every screen in Chinese: no English word of torchprep's own interface is left over in zh output.
+
+The English words come from the interface itself: every English text of ui.py's bilingual tables and of its
+`... if lang == "en" else ...` choices, minus words the Chinese texts use too (commands, keys like `Enter`).
+What the user's content says (question texts, code, paths, command names in backticks) is not the interface
+and is taken out before looking.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from quiz import bank
+from tests.conftest import ROOT
+
+WORD = re.compile(r"[A-Za-z][A-Za-z']{2,}")
+
+
+def _strings(node) -> list[str]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def interface_words() -> tuple[set[str], set[str]]:
+    """(English words of the interface, words its Chinese texts use as well)."""
+    tree = ast.parse((ROOT / "quiz" / "ui.py").read_text(encoding="utf-8"))
+    english, chinese = [], []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            table = {k.value: v for k, v in zip(node.value.keys, node.value.values, strict=True)
+                     if isinstance(k, ast.Constant)}
+            if "en" in table and "zh" in table:
+                english += _strings(table["en"])
+                chinese += _strings(table["zh"])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.IfExp) and re.search(r"\blang\b", ast.unparse(node.test)):
+            english += _strings(node.body)
+            chinese += _strings(node.orelse)
+    words = {w.lower() for text in english for w in WORD.findall(re.sub(r"\{[^}]*\}", " ", text))}
+    shared = {w.lower() for text in chinese for w in WORD.findall(text)}
+    return words - shared, shared
+
+
+def content_words() -> set[str]:
+    """Words the questions' Chinese texts and code use themselves (they name APIs in English)."""
+    found: set[str] = set()
+    for question in bank.load().questions:
+        for text in question.texts():
+            found |= {w.lower() for w in WORD.findall(text.get("zh", ""))}
+        found |= {w.lower() for w in WORD.findall((question.code or "") + " " + (question.output or ""))}
+    return found
+
+
+def leftovers(output: str, words: set[str]) -> list[str]:
+    text = re.sub(r"`[^`]*`", " ", output)  # commands and code in backticks
+    text = re.sub(r"\w*_\w*", " ", text)  # identifiers: test names, snake_case functions
+    text = re.sub(r"https?://\S+|\S*/\S*|\S+\.py\b", " ", text)  # links and paths
+    text = re.sub(r"^\s*\d+\s*│.*$", " ", text, flags=re.M)  # numbered code lines
+    text = re.sub(r"^\s*torchprep .*$", " ", text, flags=re.M)  # a command to run, on a line of its own
+    return sorted({w for w in WORD.findall(text) if w.lower() in words})
+
+
+@pytest.fixture(scope="module")
+def english_words() -> set[str]:
+    words, _ = interface_words()
+    return words - content_words()
+
+
+def test_the_interface_word_list_is_real(english_words):
+    """The check below could pass vacuously: the list holds the words an English screen is made of."""
+    assert {"readiness", "review", "topic", "quit", "interview", "stuck"} <= english_words
+    assert len(english_words) > 60
+    assert leftovers("Readiness 1/2: stuck? `torchprep quiz --topic x`", english_words) == ["Readiness", "stuck"]
+
+
+ANSWERS = {"choice": "h\nh\nh\nz\na\n\n", "multi": "h\nh\nh\nab\n\n", "output": "h\nh\nh\n42\n\n",
+           "bug": "h\nh\nh\n1\n\n", "open": "h\nh\nh\nmy answer\nnone\n\n"}
+
+
+@pytest.mark.parametrize("qtype", list(ANSWERS))
+def test_a_quiz_in_chinese_of_each_type_has_no_english_interface_words(cli, english_words, qtype):
+    result = cli("quiz", "--lang", "zh", "--type", qtype, "--count", "1", "--seed", "3", input=ANSWERS[qtype])
+    assert leftovers(result.output, english_words) == [], result.output
+
+
+def test_the_other_screens_in_chinese_have_no_english_interface_words(cli, english_words, fixture_catalog):
+    cli("quiz", "--lang", "zh", "--count", "3", "--seed", "5", input="s\nb\n\nq\n")
+    screens = {
+        "skip and quit": cli("quiz", "--lang", "zh", "--count", "2", "--seed", "9", input="s\nq\n").output,
+        "review": cli("review", "--lang", "zh", input="q\n").output,
+        "topics": cli("topics", "--lang", "zh").output,
+        "report": cli("report", "--lang", "zh").output,
+        "exercises": cli("exercises", "--lang", "zh").output,
+        "start": cli("start", "adder", "--lang", "zh").output,
+        "check": cli("check", "adder", "--lang", "zh", expect=1).output,
+        "hint": cli("hint", "adder", "--lang", "zh").output,
+        "last hint": cli("hint", "adder", "--lang", "zh").output + cli("hint", "adder", "--lang", "zh").output,
+        "solution locked": cli("solution", "adder", "--lang", "zh", expect=None).output,
+        "check passed": cli("check", "adder", "--lang", "zh", "--file",
+                            fixture_catalog / "solutions" / "adder.py").output,
+    }
+    found = {name: leftovers(output, english_words) for name, output in screens.items()}
+    assert {name: words for name, words in found.items() if words} == {}, "\n\n".join(
+        f"--- {name}\n{screens[name]}" for name, words in found.items() if words)

@@ -88,6 +88,30 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "dataloader/window_no_index_error": ("dataset[7] with len 7", "indexerror"),
     "dataloader/window_no_negative_index": ("dataset[-1]", "negative index"),
     "dataloader/window_only_rejects_non_positive": ("window=2.0", "positive ints", "float"),
+    "ddp/average_fails_on_frozen_parameters": (
+        "test_average_gradients_skips_frozen_parameters", "the code must run in"),
+    "ddp/average_reduces_the_weights": (
+        "test_average_gradients_equal_the_full_batch", "after average_gradients every rank holds"),
+    "ddp/average_sums_without_dividing": (
+        "test_average_gradients_equal_the_full_batch", "all_reduce(grad, op=sum) adds the ranks'"),
+    "ddp/ddp_never_wraps_the_model": ("test_train_ddp_state_dict_keys", "train_ddp wraps the model in"),
+    "ddp/ddp_returns_the_wrapper_state_dict": (
+        "test_train_ddp_state_dict_keys", "return model.state_dict() (or ddp.module.state_dict()): ddp.state_dict()"),
+    "ddp/ddp_scales_the_loss_by_world_size": (
+        "test_train_ddp_matches_full_batch", "each rank's weights equal single-process"),
+    "ddp/loader_drop_last": ("test_loader_pads_uneven_datasets", "with drop_last=false each rank gets"),
+    "ddp/loader_ignores_seed": ("test_loader_seed", "the sampler's seed is the"),
+    "ddp/loader_sampler_without_rank": ("test_loader_shards_do_not_overlap", "valueerror"),
+    "ddp/loader_shards_by_hand_without_padding": (
+        "test_loader_pads_uneven_datasets", "with drop_last=false each rank gets"),
+    "ddp/loader_shuffles_in_the_dataloader_too": ("test_loader_shards_do_not_overlap", "valueerror"),
+    "ddp/loader_without_set_epoch": (
+        "test_loader_new_order_each_epoch", "sampler.set_epoch(epoch) seeds the shuffle with"),
+    "ddp/train_step_returns_a_tensor": ("test_train_step_returns_the_local_loss", "train_step returns the loss as"),
+    "ddp/train_step_steps_before_averaging": (
+        "test_train_step_matches_full_batch", "each rank's weights equal single-process"),
+    "ddp/train_step_sums_the_loss": ("test_train_step_returns_the_local_loss", "this rank's f.mse_loss (the mean"),
+    "ddp/train_step_without_zero_grad": ("test_train_step_matches_full_batch", "the first step matches but"),
     "device/batched_inference_blocking_copies": ("batch 0 was moved", "non_blocking=true"),
     "device/batched_inference_forgets_eval": ("training flags", "eval mode"),
     "device/batched_inference_forgets_model_to": ("device of the model's weights", "model.to(device)"),
@@ -149,6 +173,39 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "grad_accumulation/zeroes_grad_after_step": (
         ".grad when accumulate_step returns", "do not zero the gradients after the step",
     ),
+    "kv_cache/cache_appends_on_the_heads_axis": ("test_cache_appends_along_the_sequence_axis", "runtimeerror"),
+    "kv_cache/causal_mask_top_left_with_cache": ("test_attention_one_token_at_a_time", "a single new token at"),
+    "kv_cache/decode_feeds_the_whole_sequence": ("test_greedy_decode_uses_the_cache", "after the prefill, each call"),
+    "kv_cache/decode_logits_one_step_late": (
+        "test_greedy_decode_logits_equal_full_forward", "logits[:, i] are the last"),
+    "kv_cache/decode_new_cache_every_step": ("test_greedy_decode_uses_the_cache", "one kvcache for the whole"),
+    "kv_cache/decode_prefills_token_by_token": ("test_greedy_decode_uses_the_cache", "prefill: the first call feeds"),
+    "kv_cache/no_mask_when_cached": ("test_attention_prompt_in_chunks", "with p cached positions and"),
+    "kv_cache/one_cache_for_all_layers": ("test_cache_layers_are_independent", "each layer has its own"),
+    "kv_cache/past_from_seq_len_in_every_layer": ("test_tinylm_prompt_in_chunks_with_cache", "each layer's p is the"),
+    "kv_cache/past_read_after_update": ("test_attention_prompt_in_chunks", "with p cached positions and"),
+    "kv_cache/seq_len_counts_calls": (
+        "test_cache_first_update_returns_its_input", "seq_len counts positions (the sequence"),
+    "kv_cache/update_returns_only_the_new_keys": (
+        "test_cache_appends_along_the_sequence_axis", "update appends along the sequence"),
+    "lora/adapters_in_float32": ("test_lora_parameters", "the adapters take base.weight's dtype"),
+    "lora/apply_freezes_after_wrapping": ("test_apply_lora_trains_only_the_adapters", "only the adapters train: every"),
+    "lora/apply_freezes_only_the_targets": (
+        "test_apply_lora_trains_only_the_adapters", "only the adapters train: every"),
+    "lora/apply_matches_substrings": ("test_apply_lora_matches_names_exactly", "a layer's name must equal"),
+    "lora/b_not_zero": ("test_lora_initialisation", "b starts at zero, so"),
+    "lora/base_not_frozen": ("test_lora_parameters", "the wrapped layer is frozen"),
+    "lora/both_zero": ("test_lora_initialisation", "a starts random: with a"),
+    "lora/merge_twice_adds_twice": ("test_lora_merge_twice", "merge() while already merged does"),
+    "lora/merge_without_scaling": ("test_lora_merge", "merge adds the scaled update"),
+    "lora/merged_forward_adds_the_update_again": ("test_lora_merge", "a merged layer computes the"),
+    "lora/scales_by_alpha": ("test_lora_scaling_worked_example", "the update is scaled by"),
+    "lora/scales_by_r_over_alpha": ("test_lora_scaling_worked_example", "the update is scaled by"),
+    "lora/state_dict_keeps_everything_trainable_and_frozen": (
+        "test_lora_state_dict_keys", "only the adapters, under their"),
+    "lora/state_dict_short_names": ("test_lora_state_dict_keys", "only the adapters, under their"),
+    "lora/unmerge_adds_instead_of_subtracting": ("test_lora_unmerge_round_trip", "unmerge subtracts the same update"),
+    "lora/zero_a_random_b": ("test_lora_initialisation", "b starts at zero, so"),
     "losses/bce_sigmoid_then_log": ("bce_with_logits", "loss is finite"),
     "losses/focal_alpha_same_for_both_classes": ("focal_loss", "alpha_t", "0.75 for the negative"),
     "losses/focal_log_of_probability": ("focal_loss", "loss is finite", "log(p_t)"),
@@ -193,6 +250,39 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "optim_schedule/weight_decay_modifies_grad_in_place": (
         "p.grad after one sgd_step with weight_decay", "out of place",
     ),
+    "positional/rope_half_split_with_interleaved_angles": (
+        "test_rope_half_split_pairs", "with interleaved=false feature i pairs"),
+    "positional/rope_ignores_interleaved": ("test_rope_interleaved_pairs", "with interleaved=true feature 2i pairs"),
+    "positional/rope_ignores_positions": ("test_rope_positions_argument", "positions gives each row's position"),
+    "positional/rope_positions_along_dim_1": ("test_rope_positions_along_dim_minus_2", "runtimeerror"),
+    "positional/rope_returns_float64": ("test_rope_keeps_float32", "float32 in, float32 out: cast"),
+    "positional/rope_rotates_clockwise": ("test_rope_rotation_direction", "position 0 is not rotated"),
+    "positional/sin_cos_concatenated": (
+        "test_sinusoidal_feature_1_is_cos_of_the_same_angle", "feature 1 is cos(p), the"),
+    "positional/sinusoidal_exponent_i_over_dim": ("test_sinusoidal_frequencies_worked_example", "pair i turns at 1"),
+    "positional/sinusoidal_ignores_base": ("test_sinusoidal_base", "the angle is p /"),
+    "positional/sinusoidal_sin_cos_swapped": (
+        "test_sinusoidal_feature_0_is_sin_of_position", "feature 0 (even) is sin(p)"),
+    "sampling/beam_index_by_modulo": (
+        "test_beam_search_scores_are_the_sequences_log_probabilities", "when beams are reordered, each"),
+    "sampling/beam_ranks_by_the_last_token_only": (
+        "test_beam_search_wide_beam_is_exhaustive", "candidates are ranked by their"),
+    "sampling/beam_starts_with_copies_of_bos": (
+        "test_beam_search_first_step_from_one_beam", "the search starts from the"),
+    "sampling/beam_ties_to_the_higher_index": ("test_beam_search_ties", "equal scores go to the"),
+    "sampling/sample_divides_by_zero_temperature": ("test_sample_temperature_zero_is_greedy", "runtimeerror"),
+    "sampling/sample_filters_before_temperature": (
+        "test_sample_temperature_before_top_p", "first divide by the temperature"),
+    "sampling/sample_multiplies_by_temperature": ("test_sample_frequencies", "tokens are drawn with probabilities"),
+    "sampling/sample_top_p_before_top_k": ("test_sample_top_k_then_top_p", "top_k first, then top_p on"),
+    "sampling/sample_uses_the_global_rng": ("test_sample_uses_the_generator", "all the randomness comes from"),
+    "sampling/top_k_drops_ties": ("test_top_k_keeps_ties_at_the_boundary", "every logit equal to the"),
+    "sampling/top_k_keeps_k_plus_one": ("test_top_k_worked_example", "the 2 largest logits (3"),
+    "sampling/top_p_forgets_to_unsort": ("test_top_p_unsorted_vocabulary", "the decision is made in"),
+    "sampling/top_p_one_by_cumulative_sum": ("test_top_p_one_keeps_everything", "p = 1 keeps every"),
+    "sampling/top_p_removes_the_crossing_token": (
+        "test_top_p_keeps_the_token_that_crosses_p", "keep tokens until the kept"),
+    "sampling/top_p_splits_ties": ("test_top_p_ties_stay_together", "tied tokens are kept or"),
     "sequence_model/bidirectional_output_at_last_index": ("last 6 features fc receives", "backward-direction state"),
     "sequence_model/directions_swapped": ("first 6 features fc receives", "bidirectional", "forward-direction state"),
     "sequence_model/enforce_sorted_default": ("enforce_sorted", "must be sorted"),
@@ -224,6 +314,27 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "training_loop/forgets_zero_grad": ("train_one_epoch", "latest backward()", "zero_grad"),
     "training_loop/running_loss_keeps_tensor": ("train_one_epoch", "python float"),
     "training_loop/zero_grad_after_backward": ("train_one_epoch", "hold a .grad", "zero_grad"),
+    "transformer_block/attention_not_causal": (
+        "test_attention_future_never_changes_the_past", "causal: query t attends only"),
+    "transformer_block/attention_reads_x": ("test_block_attention_reads_ln_1", "the attention sub-layer reads ln_1(x)"),
+    "transformer_block/causal_mask_hides_the_diagonal": (
+        "test_attention_single_token_attends_to_itself", "a token may attend to"),
+    "transformer_block/dropout_ignores_eval_mode": (
+        "test_block_eval_mode_turns_dropout_off", "in eval mode dropout does"),
+    "transformer_block/dropout_on_the_residual_stream": (
+        "test_block_dropout_one_leaves_only_the_residual", "dropout applies to each sub-layer's"),
+    "transformer_block/heads_without_transpose": ("test_attention_uniform_weights_average_v", "with every score 0 and"),
+    "transformer_block/in_place_residual": ("test_block_does_not_modify_x", "the block returns a new"),
+    "transformer_block/mlp_reads_x_not_h": (
+        "test_block_mlp_reads_ln_2_of_the_residual_stream", "the mlp reads ln_2(h), with"),
+    "transformer_block/mlp_without_residual": (
+        "test_block_is_identity_when_sublayers_are_off", "the residual stream carries x"),
+    "transformer_block/persistent_mask_buffer": (
+        "test_attention_layers_and_state_dict", "exactly qkv = nn.linear(d_model, 3"),
+    "transformer_block/post_ln": ("test_block_is_identity_when_sublayers_are_off", "the residual stream carries x"),
+    "transformer_block/relu_activation": ("test_block_mlp_activation", "the mlp's activation is the"),
+    "transformer_block/scales_by_d_model": ("test_attention_head_scale", "each head divides its scores"),
+    "transformer_block/tanh_gelu": ("test_block_mlp_activation", "the mlp's activation is the"),
 }
 
 

@@ -16,11 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from quiz import __version__, paths, topics
 from quiz.errors import BankError, BankProblem
+
+if TYPE_CHECKING:
+    import yaml
+# PyYAML itself is imported where a file is parsed: a quiz whose bank comes from the parse cache never needs it.
 
 SUPPORTED_FORMAT = 1
 QUESTION_TYPES = ("choice", "multi", "output", "bug", "open")
@@ -147,6 +150,8 @@ def _line(node: yaml.Node | None) -> int | None:
 
 def _mapping_nodes(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     """key -> (key node, value node) for a mapping node; the first of a repeated key wins for lines."""
+    import yaml
+
     result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -155,6 +160,8 @@ def _mapping_nodes(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
 
 
 def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
+    import yaml
+
     seen: Counter[str] = Counter()
     repeats = []
     if isinstance(node, yaml.MappingNode):
@@ -412,6 +419,8 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
     if not isinstance(value, list) or len(value) < 2:
         bad("choices", "'choices' must be a list of at least two choices")
         return ()
+    import yaml
+
     list_node = nodes["choices"][1]
     item_nodes = list_node.value if isinstance(list_node, yaml.SequenceNode) else [list_node] * len(value)
     choices = []
@@ -468,12 +477,11 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
 
 # libyaml's parser when PyYAML was built with it: an order of magnitude faster than the pure-Python one,
 # which matters because every quiz, topics and report command reads the whole bank.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _parse(source: str) -> tuple[yaml.Node | None, object]:
     """The node tree (for line numbers) and the data built from it, from a single parse."""
-    loader = _LOADER(source)
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(source)
     try:
         document = loader.get_single_node()
         return document, (loader.construct_document(document) if document is not None else None)
@@ -490,6 +498,8 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     except (OSError, UnicodeDecodeError) as error:
         checker.problem(None, None, f"cannot read the file: {error}")
         return [], checker.problems
+    import yaml
+
     try:
         document, data = _parse(source)
     except yaml.YAMLError as error:

@@ -279,7 +279,7 @@ def hint_history(events: Iterable[dict], exercise_id: str) -> tuple[list[int], l
     import json
 
     mine = [event for event in events if event["exercise_id"] == exercise_id]
-    shown = [int(e["detail"]) for e in mine if e["kind"] == "hint" and (e["detail"] or "").isdigit()]
+    shown = [int(e["detail"]) for e in mine if e["kind"] == "hint" and (e["detail"] or "").isdecimal()]
     last_check = next((e for e in reversed(mine) if e["kind"] == "failing"), None)
     failing = json.loads(last_check["detail"]) if last_check and last_check["detail"] else []
     return shown, failing

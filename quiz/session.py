@@ -134,7 +134,7 @@ def grade_output(question: Question, response: str) -> Graded:
 
 def parse_line_numbers(response: str) -> set[int]:
     parts = [part for part in re.split(r"[\s,;]+", response.strip()) if part]
-    if not parts or not all(part.isdigit() for part in parts):
+    if not parts or not all(part.isdecimal() for part in parts):
         raise Unreadable("lines")
     return {int(part) for part in parts}
 
@@ -153,7 +153,7 @@ def parse_covered(response: str, count: int) -> set[int]:
     if text in ("none", "n", "0", "-", ""):
         return set()
     parts = [part for part in re.split(r"[\s,;]+", text) if part]
-    if not all(part.isdigit() and 1 <= int(part) <= count for part in parts):
+    if not all(part.isdecimal() and 1 <= int(part) <= count for part in parts):
         raise Unreadable("key_points", count=count)
     return {int(part) - 1 for part in parts}
 

@@ -17,7 +17,6 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
@@ -81,7 +80,7 @@ def make_console(stderr: bool = False) -> Console:
     # Created per command, not at import, so tests that swap sys.stdout see the output.
     return Console(theme=THEME, highlight=False, stderr=stderr,
                    file=sys.stderr if stderr else sys.stdout,
-                   width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None)
+                   width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdecimal() else None)
 
 
 def error(message: str) -> None:
@@ -220,6 +219,8 @@ class QuizView:
         inner = self.console.width - 4  # inside the panel's border and padding
         parts: list = [para(self._t(question.prompt), inner)]
         if question.code:
+            from rich.syntax import Syntax  # pygments loads only for a question with code
+
             parts.append(Text(""))
             parts.append(Syntax(question.code.rstrip("\n"), "python", theme=SYNTAX_THEME, line_numbers=True,
                                 word_wrap=True, background_color="default"))
@@ -935,6 +936,8 @@ SOLUTION_WORDS = {
 def solution_view(console: Console, exercise, user_file, lang: str = "en") -> None:
     """The reference, wrapped (never clipped) at the terminal's width, then your code against it with
     docstrings and comments left out on both sides; through a pager when it is longer than the screen."""
+    from rich.syntax import Syntax
+
     from quiz import catalog
 
     words = SOLUTION_WORDS.get(lang, SOLUTION_WORDS["en"])

@@ -1070,7 +1070,7 @@ MOCK_WORDS = {
            "coding": "Coding: {title} · ⏱ {left} left", "file": "Your file: ",
            "wait": "Edit the file, then press Enter to check it (q gives up) › ",
            "time_up": "Time is up: your file is checked as it is.",
-           "result": "Mock interview result", "columns": ("Part", "Topic", "Result", "Score"),
+           "result": "Mock interview result", "columns": ("Part", "Result", "Score"),
            "status": {"right": "right", "wrong": "not right", "skipped": "skipped", "not reached": "not reached",
                       "pass": "passed", "fail": "failed", "error": "error"},
            "tests": "{status}, {passed}/{total} tests", "overall": "Overall {score}",
@@ -1086,7 +1086,7 @@ MOCK_WORDS = {
            "coding": "编程：{title} · ⏱ 还剩 {left}", "file": "你的文件：",
            "wait": "编辑文件，然后按回车检查（q 放弃）› ",
            "time_up": "时间到：按文件当前的内容检查。",
-           "result": "模拟面试结果", "columns": ("部分", "主题", "结果", "得分"),
+           "result": "模拟面试结果", "columns": ("部分", "结果", "得分"),
            "status": {"right": "答对", "wrong": "未答对", "skipped": "跳过", "not reached": "没来得及做",
                       "pass": "通过", "fail": "未通过", "error": "出错"},
            "tests": "{status}，{passed}/{total} 个测试", "overall": "总分 {score}",
@@ -1140,12 +1140,12 @@ def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tupl
             name = localize(exercise.short_title or exercise.title, lang)
             if part["total"]:
                 status = words["tests"].format(status=status, passed=part["passed"], total=part["total"])
-        rows.append((name, topics.label(part["topic"], lang), status, f"{part['score']:.0%}"))
-    # One line a part: the topic, result and score whole, the title in what is left (cut with an ellipsis).
-    widths = [max([cell_len(words["columns"][i])] + [cell_len(row[i]) for row in rows]) for i in range(1, 4)]
-    title_width = max(12, console.width - sum(widths) - 2 * 4 - 5)  # padding, then edges and separators
+        rows.append((name, status, f"{part['score']:.0%}"))
+    # One line a part: the result and score whole, the title in what is left (cut with an ellipsis).
+    widths = [max([cell_len(words["columns"][i])] + [cell_len(row[i]) for row in rows]) for i in range(1, 3)]
+    title_width = max(12, console.width - sum(widths) - 2 * 3 - 4)  # padding, then edges and separators
     table = Table(title=words["result"], box=box.SIMPLE_HEAD)
-    for index, (column, justify) in enumerate(zip(words["columns"], ("left", "left", "left", "right"), strict=True)):
+    for index, (column, justify) in enumerate(zip(words["columns"], ("left", "left", "right"), strict=True)):
         table.add_column(column, justify=justify, no_wrap=True, overflow="ellipsis",
                          max_width=title_width if index == 0 else None)
     for name, *cells in rows:

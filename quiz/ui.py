@@ -554,10 +554,11 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
 def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:
     words = EXERCISE_WORDS.get(lang, EXERCISE_WORDS["en"])
     title = localize(exercise.title, lang)
+    # soft_wrap: a long path is never folded mid-name by rich, so it can be copied whole.
     if created:
-        console.print(Text(words["created"], style="ok") + Text(str(path)))
+        console.print(Text(words["created"], style="ok") + Text(str(path)), soft_wrap=True)
     else:
-        console.print(Text(words["exists"], style="warn") + Text(str(path)))
+        console.print(Text(words["exists"], style="warn") + Text(str(path)), soft_wrap=True)
     short = localize(exercise.short_title or exercise.title, lang)
     body = Group(Text(title, style="key"), Text(""), para(_reflow(localize(exercise.summary, lang)), console.width - 4))
     console.print(Panel(body, title=f"{exercise.id}: {short}", title_align="left", box=box.ROUNDED))
@@ -1075,8 +1076,8 @@ MOCK_WORDS = {
                       "pass": "passed", "fail": "failed", "error": "error"},
            "tests": "{status}, {passed}/{total} tests", "overall": "Overall {score}",
            "took": " · {minutes}m {seconds:02d}s", "ran_out": " · time ran out",
-           "moved": "Your mock code is now your workspace file {path}: `torchprep check {id}` goes on from it.",
-           "kept": "Your mock code stays in {path}; your workspace file was not touched.",
+           "moved": "Your mock code is now your workspace file (`torchprep check {id}` goes on from it):",
+           "kept": "Your mock code stays here (your workspace file was not touched):",
            "saved": "Saved to your history: see `torchprep report`."},
     "zh": {"title": "模拟面试", "intro": "{minutes} 分钟：{questions}",
            "question": "1 道面试题", "questions": "来自不同主题的 {n} 道面试题",
@@ -1091,8 +1092,8 @@ MOCK_WORDS = {
                       "pass": "通过", "fail": "未通过", "error": "出错"},
            "tests": "{status}，{passed}/{total} 个测试", "overall": "总分 {score}",
            "took": " · 用时 {minutes} 分 {seconds:02d} 秒", "ran_out": " · 超时",
-           "moved": "模拟面试的代码现在就是你的练习文件 {path}：`torchprep check {id}` 可以接着检查。",
-           "kept": "模拟面试的代码留在 {path}；你原来的练习文件没有改动。",
+           "moved": "模拟面试的代码现在就是你的练习文件（`torchprep check {id}` 可以接着检查）：",
+           "kept": "模拟面试的代码留在这里（你原来的练习文件没有改动）：",
            "saved": "已保存到你的记录：见 `torchprep report`。"},
 }
 
@@ -1157,7 +1158,8 @@ def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tupl
                          + (words["ran_out"] if outcome.time_up else ""), style="muted"))
     if code_note is not None and exercise is not None:
         kind, path = code_note
-        console.print(Text(words[kind].format(path=path, id=exercise.id), style="muted"))
+        console.print(inline(words[kind].format(id=exercise.id), style="muted"))
+        console.print(Text("  " + str(path)), soft_wrap=True)  # a path on its own line, never broken
     console.print(Text(words["saved"], style="muted"))
 
 

@@ -421,7 +421,9 @@ def test_mock_result_shows_titles_and_the_check_and_leaves_the_code_where_check_
     assert "add ✗" in out or "✗ add" in out, "the exercise's check is shown as `torchprep check` shows it"
     moved = tmp_path / "workspace" / "adder.py"
     assert moved.exists() and not (tmp_path / "workspace" / "mock" / "adder.py").exists()
-    assert f"Your mock code is now your workspace file {moved}" in out
+    assert "Your mock code is now your workspace file (`torchprep check adder` goes on from it):" in out \
+        or "Your mock code is now your workspace file (torchprep check adder goes on from it):" in out
+    assert f"\n  {moved}\n" in result.output, "the path on a line of its own, whole"
     listing = " ".join(cli("exercises").output.split())
     assert "in progress" in listing
     assert "0/2" in " ".join(cli("check", "adder", expect=1).output.split()), "check grades the same file"

@@ -28,7 +28,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("saving-loading", "Saving and loading", "保存与加载"),
     Topic("evaluation", "Evaluation", "模型评估"),
     Topic("deployment", "Deployment", "部署"),
-    Topic("debugging", "Debugging and performance", "调试与性能"),
+    Topic("debugging", "Debugging", "调试"),
+    Topic("transformers", "Transformers and LLMs", "Transformer 与大模型"),
     Topic("behavioural", "Behavioural", "行为面试"),
 )
 

@@ -62,6 +62,17 @@ def test_size_and_coverage():
     assert sum(q.verify is not None for q in checkable) >= len(checkable) / 2
 
 
+def test_every_question_has_a_hint_and_most_have_two():
+    """A nudge first, then nearly the answer: the footer promises `h hint` only where there is one."""
+    assert [q.id for q in QUESTIONS if not q.hints] == []
+    assert sum(len(q.hints) >= 2 for q in QUESTIONS) >= 0.9 * len(QUESTIONS)
+    assert all("zh" in hint for q in QUESTIONS for hint in q.hints), "every hint in Chinese too"
+
+
+def test_every_bug_question_carries_a_fix_the_suite_runs():
+    assert [q.id for q in QUESTIONS if q.type == "bug" and not q.fix] == []
+
+
 def test_every_text_has_chinese():
     assert bank.stats(BANK).language_coverage["zh"] == 1.0, [
         q.id for q in QUESTIONS if not all("zh" in text for text in q.texts())]

@@ -32,10 +32,10 @@ falls to 90%: right for remembering for years, blind to a date. Here what counts
 
 Why this rule: FSRS's forgetting curve is a power law that falls fastest just after a review and then flattens,
 so one review the day before the interview lifts recall on the date to 90% or more whatever came before it;
-the reviews in between buy little for the date, and their minutes learn questions not seen yet. benchmarks/plan_simulation.py checks
-it on a simulated learner with stabilities of its own, against rule "fsrs" (plain FSRS: due reviews, then new
-questions) with the same minutes a day: recall on the date is higher with this rule at 3, 7 and 14 days,
-whether or not the bank fits the time.
+the reviews in between buy little for the date, and their minutes learn questions not seen yet.
+benchmarks/plan_simulation.py checks it on a simulated learner with stabilities of its own, against rule
+"fsrs" (plain FSRS: due reviews, then new questions) with the same minutes a day: recall on the date is higher
+with this rule at 3, 7 and 14 days, whether or not the bank fits the time.
 
 Predictions assume each planned answer is right (Good); ``torchprep today`` replans from the real answers.
 """

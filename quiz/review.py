@@ -26,7 +26,8 @@ def rating_for(qtype: str, outcome: str, score: float, duration_s: float | None,
                ) -> fsrs.Rating | None:
     """The FSRS rating of one answer; None for a skip, which is not a review.
 
-    wrong -> Again; right -> Good, or Easy when answered quickly at the first try (no hint); open questions
+    wrong -> Again (a multi-select answer one choice off, scored 0.5: Hard); right -> Good, or Easy when answered
+    quickly at the first try (no hint); open questions
     by the share of key points covered: under half Again, under three quarters Hard, under all Good, all Easy.
     """
     if outcome == "skipped":
@@ -37,6 +38,8 @@ def rating_for(qtype: str, outcome: str, score: float, duration_s: float | None,
         if score < 0.75:
             return fsrs.Rating.Hard
         return fsrs.Rating.Good if score < 1.0 else fsrs.Rating.Easy
+    if qtype == "multi" and outcome == "wrong" and score > 0:
+        return fsrs.Rating.Hard  # one slip of a multi-select answer: partial credit (quiz/credit.py)
     if outcome == "wrong":
         return fsrs.Rating.Again
     quick = duration_s is not None and duration_s <= QUICK_S.get(qtype, 30.0)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from quiz import credit
 from quiz.bank import Question, localize
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -117,7 +118,10 @@ def grade_choice(question: Question, order: Sequence[int], response: str) -> Gra
     chosen = {order[position] for position in shown}
     correct = {index for index, choice in enumerate(question.choices) if choice.correct}
     right = chosen == correct
-    return Graded("right" if right else "wrong", 1.0 if right else 0.0, response, tuple(sorted(chosen)))
+    # Multi-select earns partial credit: one slip (a right choice missed or a wrong one added) is half a point,
+    # still not right (quiz/credit.py; review rates it Hard).
+    score = credit.multi_rating(correct, chosen).score if question.type == "multi" else float(right)
+    return Graded("right" if right else "wrong", score, response, tuple(sorted(chosen)))
 
 
 def normalise_output(text: str) -> str:

@@ -45,6 +45,7 @@ LABELS = {
         "colon": ": ", "missed": "You missed", "wrongly": "Not right", "skipped": "Skipped: not counted; it can "
         "come up again in a later quiz.", "correct_many": "Correct answers", "next": "Enter: next › ",
         "time_left": "⏱ {left} left",
+        "partial": "Half a point: one choice off. It comes back sooner than a right answer (rated Hard).",
         "types": {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
                   "bug": "spot the bug", "open": "interview question"},
     },
@@ -59,6 +60,7 @@ LABELS = {
         "controls": "h 提示 · s 跳过 · q 退出", "controls_no_hint": "s 跳过 · q 退出", "score": "得分",
         "colon": "：", "missed": "漏选", "wrongly": "选错", "skipped": "已跳过：不计分，之后的测验里还会再出现。",
         "correct_many": "正确答案", "next": "回车继续 › ", "time_left": "⏱ 还剩 {left}",
+        "partial": "得半分：只差一个选项。它会比答对的题更早再出现（复习时按 Hard 计）。",
         "types": {"choice": "单选题", "multi": "多选题", "output": "输出题", "bug": "找 bug", "open": "面试问答"},
     },
 }
@@ -331,6 +333,8 @@ class QuizView:
                 label = f"  {self.words['wrongly']} {letters[index]})"
                 body = para(self._t(choice.why or choice.text), self.console.width - cell_len(label) - 1)
                 grid.add_row(Text(label, style="bad"), body)
+        if 0 < graded.score < 1:
+            return [head, grid, Text(self.words["partial"], style="warn")]
         return [head, grid]
 
     def skipped(self, question: Question) -> None:

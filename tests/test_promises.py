@@ -63,7 +63,8 @@ def test_multi_select_superset_is_wrong():
     question = QUESTIONS["sample-multi"]  # a) view and b) t are right, c) clone is wrong
     assert session.grade_choice(question, IDENTITY, "ab").outcome == "right"
     graded = session.grade_choice(question, IDENTITY, "abc")
-    assert (graded.outcome, graded.score) == ("wrong", 0.0)
+    assert (graded.outcome, graded.score) == ("wrong", 0.5), "one wrong choice added: half a point, not right"
+    assert review.rating_for("multi", graded.outcome, graded.score, 5.0, 0) == review.fsrs.Rating.Hard
     # Letters name the shown order: shown as c) t, b) view, a) clone, "abc" is still every choice.
     assert session.grade_choice(question, (2, 0, 1), "abc").outcome == "wrong"
     assert session.grade_choice(question, (2, 0, 1), "c, b").outcome == "right"
@@ -73,7 +74,11 @@ def test_multi_select_subset_is_wrong():
     question = QUESTIONS["sample-multi"]
     for subset in ("a", "b"):
         graded = session.grade_choice(question, IDENTITY, subset)
-        assert (graded.outcome, graded.score) == ("wrong", 0.0), subset
+        assert (graded.outcome, graded.score) == ("wrong", 0.5), f"{subset}: one right choice missed, half a point"
+    for two_slips in ("c", "ac", "bc"):
+        graded = session.grade_choice(question, IDENTITY, two_slips)
+        assert (graded.outcome, graded.score) == ("wrong", 0.0), two_slips
+        assert review.rating_for("multi", graded.outcome, graded.score, 5.0, 0) == review.fsrs.Rating.Again
     assert session.grade_choice(question, IDENTITY, "b a").outcome == "right"
 
 

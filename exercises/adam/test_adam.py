@@ -414,3 +414,35 @@ def test_adam_rejects_bad_hyper_parameters(impl, bad: dict) -> None:
                                  {"weight_decay": -0.01}], ids=["lr", "beta1", "beta2", "eps", "weight_decay"])
 def test_adamw_rejects_bad_hyper_parameters(impl, bad: dict) -> None:
     _rejects_bad_hyper_parameters(impl, "AdamW", bad)
+
+
+def _written_by_hand(impl, monkeypatch, name: str) -> None:
+    import torch.optim.adam as torch_adam
+
+    calls = []
+    for function in ("adam", "_single_tensor_adam", "_multi_tensor_adam", "_fused_adam"):
+        original = getattr(torch_adam, function)
+
+        def spy(*args, _original=original, _name=function, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(torch_adam, function, spy)
+    p = torch.ones(3, dtype=f64, requires_grad=True)
+    optimizer = getattr(impl, name)([p], lr=0.1, weight_decay=0.1, amsgrad=True)
+    for _ in range(2):
+        p.grad = torch.full((3,), 0.5, dtype=f64)
+        optimizer.step()
+    observe(f"calls into torch.optim.adam's update functions during two {name} steps", calls, expect=[],
+            explain="the update is written by hand with tensor operations, not handed to torch.optim.Adam's "
+                    "implementation")
+
+
+@pytest.mark.task("Adam")
+def test_adam_written_by_hand(impl, monkeypatch) -> None:
+    _written_by_hand(impl, monkeypatch, "Adam")
+
+
+@pytest.mark.task("AdamW")
+def test_adamw_written_by_hand(impl, monkeypatch) -> None:
+    _written_by_hand(impl, monkeypatch, "AdamW")

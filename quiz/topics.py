@@ -30,6 +30,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("deployment", "Deployment", "部署"),
     Topic("debugging", "Debugging", "调试"),
     Topic("transformers", "Transformers and LLMs", "Transformer 与大模型"),
+    Topic("distributed", "Distributed training", "分布式训练"),
+    Topic("performance", "Performance and memory", "性能与内存"),
     Topic("behavioural", "Behavioural", "行为面试"),
 )
 

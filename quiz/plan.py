@@ -51,7 +51,7 @@ from typing import Protocol
 
 import fsrs
 
-from quiz import review, topics
+from quiz import report, review, topics
 from quiz.bank import Question
 from quiz.errors import QuizError
 from quiz.store import Answer
@@ -116,18 +116,9 @@ class Plan:
         return self.days[0]
 
     def to_json(self) -> dict:
-        def plain(value):
-            if isinstance(value, (datetime, date)):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            return value
-
         data = asdict(self)
         data.pop("predicted")
-        return plain({"version": 1, **data})
+        return report.jsonable({"version": 1, **data})
 
 
 def minutes_for(question: Question) -> float:

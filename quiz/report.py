@@ -22,6 +22,17 @@ ACTIVITY_DAYS = 30
 WEAKEST = 3
 
 
+def jsonable(value):
+    """Dates as ISO text, tuples as lists, all the way down: what json.dumps takes."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class TopicLine:
     topic: str
@@ -78,16 +89,7 @@ class Report:
     exercises_total: int
 
     def to_json(self) -> dict:
-        def plain(value):
-            if isinstance(value, (datetime, date)):
-                return value.isoformat()
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            return value
-
-        return plain({"version": 1, **asdict(self)})
+        return jsonable({"version": 1, **asdict(self)})
 
 
 def build(store: Store, questions: Sequence[Question], exercises: Sequence[Exercise], now: datetime,

@@ -20,6 +20,7 @@ from pathlib import Path
 from quiz import paths
 from quiz.bank import Question
 from quiz.errors import QuizError
+from quiz.snippets import WORKER_COMMAND, Outcome
 
 RECORD = "verified-with.json"
 
@@ -101,13 +102,6 @@ def differences(questions: Sequence[Question], outcomes: dict) -> list[Differenc
 
 
 @dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    stdout: str
-    error: str
-
-
-@dataclass(frozen=True)
 class Run:
     torch: str
     cuda: bool
@@ -120,7 +114,7 @@ def run(sources: dict[str, str], progress: Callable[[], None] = lambda: None, *,
     # An empty folder to start in: `-c` puts the current folder on sys.path, where a stray torch.py would win.
     folder = tempfile.mkdtemp(prefix="torchprep-verify-")
     try:
-        child = subprocess.Popen([python, *_worker_command()], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        child = subprocess.Popen([python, *WORKER_COMMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, cwd=folder)
     except OSError as error:
         shutil.rmtree(folder, ignore_errors=True)
@@ -149,12 +143,6 @@ def run(sources: dict[str, str], progress: Callable[[], None] = lambda: None, *,
             child.wait()
         shutil.rmtree(folder, ignore_errors=True)
     return Run(info["torch"], info["cuda"], outcomes)
-
-
-def _worker_command() -> list[str]:
-    from quiz.snippets import WORKER_COMMAND
-
-    return WORKER_COMMAND
 
 
 def base_version(version: str) -> str:

@@ -262,6 +262,7 @@ def quiz(
         questions = session.draw(loaded.questions, filters, count, seed=seed, order=order)
         if not questions:
             raise UsageError("no question matches these filters: try fewer of them, or see `torchprep topics`")
+        _countdown(console, store.setting("interview"), lang)
         summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), seed=seed, lang=lang,
                            after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)
@@ -397,7 +398,9 @@ def report(
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
         built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang)
+        interview = store.setting("interview")
     if output_format is None:
+        _countdown(console, interview, lang)
         ui.report_view(console, built, lang)
         return
     text = report_module.FORMATS[output_format](built)
@@ -406,6 +409,110 @@ def report(
         return
     output.write_text(text, encoding="utf-8")
     ui.plain(console, f"✓ Wrote {output}", "ok")
+
+
+def _countdown(console, interview: str | None, lang: str) -> None:
+    """"6 days to your interview", when `torchprep plan` knows the date (and it is still ahead)."""
+    if interview is None:
+        return
+    from datetime import date
+
+    from quiz import ui
+    from quiz.store import utcnow
+
+    try:
+        ui.interview_countdown(console, date.fromisoformat(interview), utcnow(), lang)
+    except ValueError:
+        pass  # a date not written by `plan`: said nowhere rather than failing a quiz
+
+
+def _interview(store, interview: str | None, hours_per_day: float | None):
+    """The interview date and daily hours: given now (then remembered), else remembered, else a clear error."""
+    from datetime import date
+
+    saved = store.settings()
+    text = interview if interview is not None else saved.get("interview")
+    if text is None:
+        raise UsageError("when is your interview? Give it once: `torchprep plan --interview YYYY-MM-DD`")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--interview {text!r}: give a date as YYYY-MM-DD, such as 2026-12-10") from None
+    hours = hours_per_day if hours_per_day is not None else float(saved.get("hours_per_day", DEFAULT_HOURS))
+    return day, hours
+
+
+DEFAULT_HOURS = 2.0
+
+
+def _build_plan(ctx, store, loaded, interview: str | None, hours_per_day: float | None):
+    from quiz import catalog, review
+    from quiz import plan as plan_module
+    from quiz.store import utcnow
+
+    day, hours = _interview(store, interview, hours_per_day)
+    exercises = catalog.load()
+    passed = {a.exercise_id for a in store.attempts() if a.status == "pass"}
+    built = plan_module.build(loaded.questions, review.load_cards(store), store.answers(), utcnow(), day, hours,
+                              exercises=exercises, passed=passed)
+    if interview is not None or hours_per_day is not None:  # remembered once a plan could be made for them
+        store.set_settings({"interview": day.isoformat(), "hours_per_day": f"{hours:g}"})
+    return built
+
+
+INTERVIEW_OPTION = typer.Option(None, "--interview", metavar="DATE",
+                                help="Your interview date, YYYY-MM-DD (remembered for next time).")
+HOURS_OPTION = typer.Option(None, "--hours-per-day", metavar="H",
+                            help=f"Hours a day you can study (remembered; default {DEFAULT_HOURS:g}).")
+JSON_OPTION = typer.Option(False, "--json", help="Print it as one JSON document.")
+
+
+@app.command()
+def plan(ctx: typer.Context, interview: str | None = INTERVIEW_OPTION, hours_per_day: float | None = HOURS_OPTION,
+         as_json: bool = JSON_OPTION, lang: str = LANG_OPTION, bank: list[Path] = BANK_OPTION) -> None:
+    """A day-by-day plan to your interview: what to learn new, what to review and which exercises, each day."""
+    import json
+
+    from quiz import ui
+
+    lang = _check_lang(lang)
+    console = ui.make_console(stderr=as_json)
+    loaded = _load_bank(ctx, bank, console)
+    with _open_store(ctx, console) as store:
+        built = _build_plan(ctx, store, loaded, interview, hours_per_day)
+    if as_json:
+        print(json.dumps(built.to_json(), ensure_ascii=False, indent=1))
+        return
+    ui.plan_view(console, built, lang)
+
+
+@app.command()
+def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTION,
+          bank: list[Path] = BANK_OPTION) -> None:
+    """Today's part of your plan, then straight into today's questions (reviews first)."""
+    import json
+
+    from quiz import play, review, ui
+
+    lang = _check_lang(lang)
+    console = ui.make_console(stderr=as_json)
+    loaded = _load_bank(ctx, bank, console)
+    with _open_store(ctx, console) as store:
+        built = _build_plan(ctx, store, loaded, None, None)
+        day = built.today()
+        if as_json:
+            print(json.dumps(built.to_json()["days"][0], ensure_ascii=False, indent=1))
+            return
+        ui.plan_view(console, built, lang, only_today=True)
+        by_id = {q.id: q for q in loaded.questions}
+        ids = [*day.reviews, *(qid for ids in day.new_questions.values() for qid in ids)]
+        questions = [by_id[qid] for qid in ids if qid in by_id]
+        if not questions:
+            return
+        cards = review.load_cards(store)
+        summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), lang=lang,
+                           after_answer=lambda answer: review.review(store, answer, cards))
+    ui.session_summary(console, summary, lang)
 
 
 @app.command()

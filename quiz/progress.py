@@ -35,6 +35,7 @@ def export_document(store: Store, now: datetime) -> dict:
         "events": store.events(),
         "mocks": [{"started_at": m.started_at.isoformat(), "ended_at": m.ended_at.isoformat(), "minutes": m.minutes,
                    "seed": m.seed, "score": m.score, "detail": json.loads(m.detail)} for m in store.mocks()],
+        "settings": store.settings(),
     }
 
 
@@ -50,7 +51,7 @@ def write_export(store: Store, path: Path, now: datetime) -> dict[str, int]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return {key: len(document[key]) for key in ("answers", "attempts", "events", "mocks")}
+    return {key: len(document[key]) for key in ("answers", "attempts", "events", "mocks", "settings")}
 
 
 def read_export(path: Path) -> dict:
@@ -81,9 +82,11 @@ def import_document(store: Store, document: dict) -> dict[str, int]:
                   for e in document.get("events", [])]
         mocks = [Mock(parse_time(m["started_at"]), parse_time(m["ended_at"]), int(m["minutes"]), m.get("seed"),
                       float(m["score"]), json.dumps(m.get("detail", {}))) for m in document.get("mocks", [])]
+        settings = {str(key): str(value) for key, value in dict(document.get("settings", {})).items()}
     except (KeyError, TypeError, ValueError) as error:
         raise QuizError(f"the progress file is damaged ({type(error).__name__}: {error}); nothing was imported") \
             from None
     added = store.merge(answers, attempts, events, mocks)
+    added["settings"] = store.merge_settings(settings)  # this machine's own settings win
     review.rebuild(store)
     return added

@@ -90,6 +90,13 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT MIN(id) FROM exercise_events GROUP BY exercise_id, kind, at);
     CREATE UNIQUE INDEX events_natural ON exercise_events (exercise_id, kind, at)
     """,
+    # 3: the user's settings (the interview date and daily hours of `torchprep plan`)
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
 )
 
 
@@ -340,6 +347,31 @@ class Store:
     def events(self) -> list[dict]:
         rows = self.connection.execute("SELECT exercise_id, kind, detail, at FROM exercise_events ORDER BY at, id")
         return [dict(row) for row in rows]
+
+    # -- settings --------------------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, str]:
+        return {row["key"]: row["value"] for row in self.connection.execute("SELECT key, value FROM settings")}
+
+    def setting(self, key: str) -> str | None:
+        return self.settings().get(key)
+
+    def set_settings(self, values: dict[str, str | None]) -> None:
+        """Set each key (None removes it), in one transaction."""
+        with self.transaction() as db:
+            for key, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM settings WHERE key = ?", (key,))
+                else:
+                    db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                               "value = excluded.value", (key, value))
+
+    def merge_settings(self, values: dict[str, str]) -> int:
+        """Add the settings this machine does not have yet (its own win); returns how many were new."""
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", list(values.items()))
+            return db.total_changes - before
 
     # -- moving progress between machines --------------------------------------------------------------------
 

@@ -1202,3 +1202,90 @@ def verify_report(console: Console, run, found: Sequence, record: Mapping, *, no
                           + Text(_shorten(item.expected.replace(chr(10), " ⏎ "), 300)) + Text(", got ", style="muted")
                           + Text(_shorten(item.got.replace(chr(10), " ⏎ "), 300)))
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The study plan (`torchprep plan`, `torchprep today`)
+
+PLAN_WORDS = {
+    "en": {"title": "Your plan to the interview", "days": "{days} days to your interview on {date}",
+           "day": "1 day to your interview on {date}", "hours": " · {hours:g} h a day",
+           "recall": "Predicted recall on the date: {with_plan} with this plan, {without} with no more study.",
+           "unplanned": "{n} questions stay unseen: there is no time for them (more hours a day would fit more).",
+           "columns": ("Day", "New", "Topics", "Reviews", "Exercises", "Min"), "interview": "interview",
+           "more": " +{extra}",
+           "today": "Today, {date}: {minutes:.0f} minutes planned", "reviews": "Reviews: {n}",
+           "new": "New questions: {n}", "exercises": "Exercises: {ids}", "nothing": "Nothing is planned today.",
+           "start": "Starting today's {n} questions now (q stops; every answer is saved).",
+           "exercise_next": "Then the exercise: `torchprep start {id}`.", "sep": ", "},
+    "zh": {"title": "到面试日的备考计划", "days": "距离 {date} 的面试还有 {days} 天",
+           "day": "距离 {date} 的面试还有 1 天", "hours": " · 每天 {hours:g} 小时",
+           "recall": "预计面试当天的记忆率：按此计划 {with_plan}，不再复习 {without}。",
+           "unplanned": "{n} 道题来不及做（每天多一些时间就能排进去）。",
+           "columns": ("日期", "新题", "主题", "复习", "练习", "分钟"), "interview": "面试",
+           "more": " 等 {total} 个",
+           "today": "今天 {date}：计划 {minutes:.0f} 分钟", "reviews": "复习：{n} 道",
+           "new": "新题：{n} 道", "exercises": "练习：{ids}", "nothing": "今天没有安排。",
+           "start": "现在开始今天的 {n} 道题（q 退出；每个回答都会保存）。",
+           "exercise_next": "然后做练习：`torchprep start {id}`。", "sep": "、"},
+}
+
+
+def _new_by_topic(day, lang: str, words) -> str:
+    parts = [f"{topics.label(topic, lang)} {len(ids)}" for topic, ids in day.new_questions.items() if ids]
+    return words["sep"].join(parts)
+
+
+def interview_countdown(console: Console, interview, now, lang: str = "en") -> None:
+    """One line: how many days are left (shown at the start of a quiz and in the report)."""
+    words = PLAN_WORDS.get(lang, PLAN_WORDS["en"])
+    left = (interview - now.date()).days
+    if left < 1:
+        return
+    text = words["day" if left == 1 else "days"].format(days=left, date=interview.isoformat())
+    console.print(Text(text + ("。" if lang == "zh" else "."), style="accent"))
+
+
+def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = False) -> None:
+    words = PLAN_WORDS.get(lang, PLAN_WORDS["en"])
+    days_left = len(plan.days) - 1
+    head = words["day" if days_left == 1 else "days"].format(days=days_left, date=plan.interview.isoformat())
+    console.print(Text(head + words["hours"].format(hours=plan.minutes_per_day / 60), style="accent"))
+    if only_today:
+        day = plan.today()
+        console.print(Text(words["today"].format(date=day.date.isoformat(), minutes=day.minutes), style="key"))
+        if not day.reviews and not day.new_count and not day.exercises:
+            console.print(Text(words["nothing"], style="muted"))
+            return
+        if day.reviews:
+            console.print(Text("  " + words["reviews"].format(n=len(day.reviews))))
+        if day.new_count:
+            line = words["new"].format(n=day.new_count)
+            console.print(Text("  " + line + (" · " + _new_by_topic(day, lang, words))))
+        if day.exercises:
+            console.print(Text("  " + words["exercises"].format(ids=words["sep"].join(day.exercises))))
+        count = len(day.reviews) + day.new_count
+        if count:
+            console.print(Text(words["start"].format(n=count), style="muted"))
+        if day.exercises:
+            console.print(inline(words["exercise_next"].format(id=day.exercises[0]), style="muted"))
+        return
+    table = Table(title=words["title"], box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in zip(words["columns"], ("left", "right", "left", "right", "left", "right"), strict=True):
+        table.add_column(column, justify=justify, no_wrap=True, overflow="ellipsis")
+    for day in plan.days:
+        if day.interview:
+            table.add_row(day.date.strftime("%m-%d"), "", Text(words["interview"], style="accent"), "", "", "")
+            continue
+        learned = [topic for topic, ids in day.new_questions.items() if ids]
+        first = topics.label(learned[0], lang) if learned else ""
+        more = words["more"].format(extra=len(learned) - 1, total=len(learned)) if len(learned) > 1 else ""
+        exercises = day.exercises[0] + (f" +{len(day.exercises) - 1}" if len(day.exercises) > 1 else "") \
+            if day.exercises else ""
+        table.add_row(day.date.strftime("%m-%d"), str(day.new_count), first + more, str(len(day.reviews)),
+                      exercises, f"{day.minutes:.0f}")
+    console.print(table)
+    console.print(Text(words["recall"].format(with_plan=_pct(plan.recall_at_interview),
+                                              without=_pct(plan.recall_without_plan)), style="muted"))
+    if plan.unplanned:
+        console.print(Text(words["unplanned"].format(n=plan.unplanned), style="muted"))

@@ -44,6 +44,7 @@ def test_the_export_holds_every_answer_attempt_event_and_mock(tmp_path):
         "events": [{"exercise_id": "ex-a", "kind": "hint", "detail": "2", "at": "2026-03-01T12:03:00+00:00"}],
         "mocks": [{"started_at": "2026-03-01T13:00:00+00:00", "ended_at": "2026-03-01T14:00:00+00:00", "minutes": 45,
                    "seed": 7, "score": 0.5, "detail": {"parts": [{"id": "q2"}], "time_up": False}}],
+        "settings": {},
     }
 
 
@@ -53,7 +54,7 @@ def test_an_export_is_written_whole_and_counted(tmp_path):
         filled(store)
         counts = progress.write_export(store, target, T0)
         expected = progress.export_document(store, T0)
-    assert counts == {"answers": 2, "attempts": 1, "events": 1, "mocks": 1}
+    assert counts == {"answers": 2, "attempts": 1, "events": 1, "mocks": 1, "settings": 0}
     text = target.read_text(encoding="utf-8")
     assert json.loads(text) == expected
     assert "typed ✓" in text, "text is kept readable, not escaped"
@@ -73,7 +74,7 @@ def test_a_failed_export_leaves_no_temporary_file(tmp_path):
 def test_an_empty_store_exports_empty_lists(tmp_path):
     with Store.open(tmp_path / "home") as store:
         counts = progress.write_export(store, tmp_path / "p.json", T0)
-    assert counts == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0}
+    assert counts == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0, "settings": 0}
     assert progress.read_export(tmp_path / "p.json")["answers"] == []
 
 
@@ -84,8 +85,10 @@ def test_importing_merges_rebuilds_the_cards_and_twice_changes_nothing(tmp_path)
     with Store.open(tmp_path / "b") as store:
         store.record_answer(Answer("q1", "tensors", "choice", "right", 1.0, T0, "a", 1, 4.5))
         store.record_answer(Answer("q9", "gpu", "choice", "wrong", 0.0, T0 - timedelta(days=1)))
-        assert progress.import_document(store, document) == {"answers": 1, "attempts": 1, "events": 1, "mocks": 1}
-        assert progress.import_document(store, document) == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0}
+        assert progress.import_document(store, document) == {"answers": 1, "attempts": 1, "events": 1, "mocks": 1,
+                                                             "settings": 0}
+        assert progress.import_document(store, document) == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0,
+                                                             "settings": 0}
         assert [(a.question_id, a.response, a.hints_used, a.duration_s) for a in store.answers()] == [
             ("q9", None, 0, None), ("q1", "a", 1, 4.5), ("q2", "typed ✓", 0, None)]
         assert store.attempts() == [Attempt("ex-a", "fail", 2, 5, T0 + timedelta(minutes=2), 1.25, "ab" * 32)]
@@ -109,14 +112,15 @@ def test_an_import_fills_in_what_older_exports_left_out(tmp_path):
                 "mocks": [{"started_at": "2026-03-01T12:00:00+00:00", "ended_at": "2026-03-01T12:30:00+00:00",
                            "minutes": "30", "score": 1}]}
     with Store.open(tmp_path / "home") as store:
-        assert progress.import_document(store, document) == {"answers": 1, "attempts": 1, "events": 1, "mocks": 1}
+        assert progress.import_document(store, document) == {"answers": 1, "attempts": 1, "events": 1, "mocks": 1,
+                                                             "settings": 0}
         assert store.answers()[0] == Answer("q1", "tensors", "choice", "right", 1.0, T0, None, 0, None)
         assert store.attempts() == [Attempt("ex", "pass", 3, 3, T0, None, None)]
         assert store.events() == [{"exercise_id": "ex", "kind": "started", "detail": None,
                                    "at": "2026-03-01T12:00:00+00:00"}]
         assert store.mocks() == [Mock(T0, T0 + timedelta(minutes=30), 30, None, 1.0, "{}")]
         assert progress.import_document(store, {"format": "torchprep-progress", "version": 1}) == {
-            "answers": 0, "attempts": 0, "events": 0, "mocks": 0}
+            "answers": 0, "attempts": 0, "events": 0, "mocks": 0, "settings": 0}
 
 
 @pytest.mark.parametrize("damage, kind", [

@@ -28,7 +28,7 @@ def test_a_store_opens_in_a_folder_it_creates_and_says_where_it_is(tmp_path):
     with Store.open(home) as store:
         assert store.path == home / "progress.db"
         assert store.notices == []
-        assert store.schema_version == 2
+        assert store.schema_version == len(store_module.MIGRATIONS)
     assert (home / "progress.db").is_file()
 
 
@@ -340,7 +340,7 @@ def test_a_database_of_an_older_schema_is_migrated_keeping_its_answers(tmp_path)
     connection.execute("PRAGMA user_version = 1")
     connection.close()
     with Store.open(tmp_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == len(store_module.MIGRATIONS)
         assert [(a.question_id, a.answered_at) for a in store.answers()] == [("q", T0)]
         assert store.cards() == {}
 
@@ -348,14 +348,15 @@ def test_a_database_of_an_older_schema_is_migrated_keeping_its_answers(tmp_path)
 def test_a_newer_schema_is_refused_and_not_migrated(tmp_path):
     path = tmp_path / "progress.db"
     connection = sqlite3.connect(path)
-    connection.execute("PRAGMA user_version = 3")
+    newer = len(store_module.MIGRATIONS) + 1
+    connection.execute(f"PRAGMA user_version = {newer}")
     connection.close()
     with pytest.raises(QuizError) as raised:
         Store.open(tmp_path)
-    assert str(raised.value) == ("the progress database was written by a newer torchprep (schema 3; this one knows "
-                                 "up to 2): upgrade torchprep")
+    assert str(raised.value) == (f"the progress database was written by a newer torchprep (schema {newer}; this one "
+                                 f"knows up to {newer - 1}): upgrade torchprep")
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert check.execute("PRAGMA user_version").fetchone()[0] == newer
     assert check.execute("SELECT name FROM sqlite_master").fetchall() == []
     check.close()
 
@@ -379,3 +380,16 @@ def test_closing_the_store_closes_its_connection(tmp_path):
     with pytest.raises(sqlite3.ProgrammingError):
         store.connection.execute("SELECT 1")
     assert os.path.exists(tmp_path / "progress.db")
+
+
+def test_settings_are_set_replaced_removed_and_merged_without_overwriting(tmp_path):
+    with Store.open(tmp_path) as store:
+        assert store.settings() == {}
+        store.set_settings({"interview": "2026-06-10", "hours_per_day": "2"})
+        store.set_settings({"hours_per_day": "3", "gone": None})
+        assert store.settings() == {"interview": "2026-06-10", "hours_per_day": "3"}
+        assert store.merge_settings({"interview": "2026-07-01", "lang": "zh"}) == 1, "this machine's own win"
+        assert store.merge_settings({"interview": "2026-07-01", "lang": "zh"}) == 0
+        assert store.setting("interview") == "2026-06-10" and store.setting("lang") == "zh"
+        store.set_settings({"lang": None})
+        assert store.setting("lang") is None

@@ -309,11 +309,13 @@ class TestPortableProgress:
                      starter=lambda e: tmp_path / "x.py", after_answer=lambda record: review.review(store, record))
             counts = progress.write_export(store, tmp_path / "p.json", T0)
             original = (store.answers(), store.attempts(), store.events(), store.mocks(), stored_schedules(store))
-        assert counts == {"answers": 7, "attempts": 2, "events": 1, "mocks": 1}
+        assert counts == {"answers": 7, "attempts": 2, "events": 1, "mocks": 1, "settings": 0}
         document = progress.read_export(tmp_path / "p.json")
         with Store.open(target) as store:
-            assert progress.import_document(store, document) == {"answers": 7, "attempts": 2, "events": 1, "mocks": 1}
-            assert progress.import_document(store, document) == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0}
+            assert progress.import_document(store, document) == {"answers": 7, "attempts": 2, "events": 1, "mocks": 1,
+                                                                 "settings": 0}
+            assert progress.import_document(store, document) == {"answers": 0, "attempts": 0, "events": 0, "mocks": 0,
+                                                                 "settings": 0}
             copied = (store.answers(), store.attempts(), store.events(), store.mocks(), stored_schedules(store))
         strip = [[a for a in original[0]], original[1:]]
         assert [(a.question_id, a.outcome, a.score, a.answered_at) for a in copied[0]] == \

@@ -544,15 +544,20 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     for column, justify in zip(words["columns"], ("right", "left", "left", "left", "left", "right"), strict=True):
         table.add_column(column, justify=justify, no_wrap=True)
-    for status in statuses:
+    for position, status in enumerate(statuses, 1):  # the place in learning order, without the gaps of `order`
         exercise = status.exercise
         best = f"{status.best_passed}/{status.best_total}" if status.best_total else "-"
         short = localize(exercise.short_title or exercise.title, lang)
-        table.add_row(str(exercise.order), Text(exercise.id, style="key"), Text(short, style="muted"),
+        table.add_row(str(position), Text(exercise.id, style="key"), Text(short, style="muted"),
                       "★" * exercise.difficulty, Text(words["states"].get(status.state, status.state),
                                                       style=STATE_STYLES[status.state]), best)
-    console.print(table)
-    console.print(para(words["footer"], console.width, style="muted"))
+    group = Group(table, para(words["footer"], console.width, style="muted"))
+    # Longer than the screen (40 exercises at 24 rows): through the pager, so the top does not scroll away.
+    if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:
+        with console.pager(styles=True):
+            console.print(group)
+    else:
+        console.print(group)
 
 
 def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:

@@ -537,6 +537,13 @@ EXERCISE_WORDS = {
 }
 
 
+def _pager(console: Console):
+    """The system pager, told to show colours (less -R) and to quit at the end, as git does when LESS is
+    unset; a user's own LESS is left alone."""
+    os.environ.setdefault("LESS", "FRX")
+    return console.pager(styles=True)
+
+
 def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> None:
     """One line an exercise, so that the list fits an 80x24 screen: its id, short title, level, status and
     best score."""
@@ -554,7 +561,7 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
     group = Group(table, para(words["footer"], console.width, style="muted"))
     # Longer than the screen (40 exercises at 24 rows): through the pager, so the top does not scroll away.
     if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:
-        with console.pager(styles=True):
+        with _pager(console):
             console.print(group)
     else:
         console.print(group)
@@ -968,7 +975,7 @@ def solution_view(console: Console, exercise, user_file, lang: str = "en") -> No
     group = Group(*parts)
     # Measured only on a terminal: piped output is never paged, so it is rendered once.
     if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:
-        with console.pager(styles=True):
+        with _pager(console):
             console.print(group)
     else:
         console.print(group)

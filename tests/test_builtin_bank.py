@@ -51,9 +51,9 @@ def test_schema_topics_are_the_topic_list():
 
 def test_size_and_coverage():
     stats = bank.stats(BANK)
-    assert stats.total >= 250
+    assert stats.total >= 480
     for slug, count in stats.by_topic.items():
-        assert count >= (8 if slug == "behavioural" else 15), f"{slug} has only {count} questions"
+        assert count >= 25, f"{slug} has only {count} questions"
     assert stats.by_difficulty[3] >= stats.total / 4
     assert stats.by_type["output"] >= 45
     assert stats.by_type["bug"] >= 35

@@ -263,6 +263,24 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "grad_accumulation/zeroes_grad_after_step": (
         ".grad when accumulate_step returns", "do not zero the gradients after the step",
     ),
+    "kmeans/assign_loop_over_centres_ties_to_last": (
+        "test_kmeans_ties_go_to_the_lowest_index", "a tie goes to the lowest index"),
+    "kmeans/assign_loops_over_points": ("test_kmeans_is_vectorised", "no python loop over the points"),
+    "kmeans/converged_when_shift_equals_tol": ("test_kmeans_convergence_test", "the test is strict, shift < tol"),
+    "kmeans/empty_cluster_divides_by_zero": ("test_kmeans_empty_cluster_keeps_its_centre", "no nan (0 / 0)"),
+    "kmeans/empty_cluster_moves_to_the_origin": (
+        "test_kmeans_empty_cluster_keeps_its_centre", "not moved to the origin"),
+    "kmeans/init_updated_in_place": ("test_kmeans_leaves_inputs_alone", "init is copied"),
+    "kmeans/kpp_distance_to_the_last_centre_only": ("test_kpp_nearest_centre_distance", "not to the last one"),
+    "kmeans/kpp_first_centre_is_row_0": ("test_kpp_first_centre_is_uniform", "drawn uniformly"),
+    "kmeans/kpp_loops_over_points": ("test_kpp_is_vectorised", "no loop over the points"),
+    "kmeans/kpp_takes_the_farthest_point": ("test_kpp_d2_weighting", "drawn with probability proportional"),
+    "kmeans/kpp_uses_the_global_generator": ("test_kpp_leaves_the_global_generator_alone", "uses the given generator"),
+    "kmeans/kpp_weights_by_distance_not_squared": ("test_kpp_d2_weighting", "squared distance"),
+    "kmeans/labels_from_before_the_last_update": (
+        "test_kmeans_labels_belong_to_the_returned_centres", "assigned to the centres returned"),
+    "kmeans/n_iter_not_counting_the_last_update": ("test_kmeans_worked_example", "n_iter", "3 updates"),
+    "kmeans/shift_summed_over_centres": ("test_kmeans_convergence_test", "not the sum"),
     "kv_cache/cache_appends_on_the_heads_axis": ("test_cache_appends_along_the_sequence_axis", "runtimeerror"),
     "kv_cache/causal_mask_top_left_with_cache": ("test_attention_one_token_at_a_time", "a single new token at"),
     "kv_cache/decode_feeds_the_whole_sequence": ("test_greedy_decode_uses_the_cache", "after the prefill, each call"),

@@ -691,6 +691,9 @@ class BankStats:
     by_difficulty: dict[int, int]
     language_coverage: dict[str, float]  # language -> share of questions with every text translated
     with_verify: int
+    checkable: int = 0  # choice, multi and bug questions: their marked answer can be proven by running it
+    proven: int = 0  # of those, the ones whose key is run: a verify block, a claim per choice, or a bug fix
+    with_hints: int = 0
 
 
 def stats(bank: Bank) -> BankStats:
@@ -707,4 +710,7 @@ def stats(bank: Bank) -> BankStats:
         by_difficulty={level: sum(q.difficulty == level for q in questions) for level in (1, 2, 3)},
         language_coverage=coverage,
         with_verify=sum(q.verify is not None for q in questions),
+        checkable=len(checkable := [q for q in questions if q.type in ("choice", "multi", "bug")]),
+        proven=sum(q.verify is not None or any(c.claim for c in q.choices) or bool(q.fix) for q in checkable),
+        with_hints=sum(bool(q.hints) for q in questions),
     )

@@ -487,6 +487,9 @@ def bank_stats(console: Console, stats: BankStats) -> None:
     for qtype, count in stats.by_type.items():
         by_type.add_row(qtype, str(count))
     by_type.add_row("with verify", str(stats.with_verify))
+    if stats.checkable:
+        by_type.add_row("proven key", f"{stats.proven}/{stats.checkable}")
+    by_type.add_row("with hints", str(stats.with_hints))
     other = Table("Difficulty", "n", box=box.SIMPLE_HEAD)
     for level, count in stats.by_difficulty.items():
         other.add_row(f"{level} {DIFFICULTY[level]}", str(count))

@@ -635,5 +635,7 @@ def test_stats_count_topics_types_difficulties_and_languages(tmp_path):
     assert stats.by_difficulty == {1: 2, 2: 1, 3: 1}
     assert stats.language_coverage == {"en": 1.0, "zh": 0.0}
     assert stats.with_verify == 1
+    # The choice question has a verify block and claims, the bug question a fix; only the choice has hints.
+    assert (stats.checkable, stats.proven, stats.with_hints) == (2, 2, 1)
     empty = bank.stats(bank.Bank(()))
-    assert (empty.total, empty.language_coverage, empty.with_verify) == (0, {}, 0)
+    assert (empty.total, empty.language_coverage, empty.with_verify, empty.proven) == (0, {}, 0, 0)

@@ -298,3 +298,10 @@ def test_a_mock_assigns_only_an_exercise_that_fits_the_time_its_questions_leave(
         assert mock.plan(OPEN, graded, minutes=45, seed=seed).exercise.difficulty <= 2, "24 minutes of questions"
     assert {mock.plan(OPEN, graded, minutes=90, seed=s).exercise.difficulty for s in range(20)} == {1, 2, 3}
     assert mock.plan(OPEN, graded, minutes=45, seed=1).minutes_for_an_exercise is None
+
+
+def test_without_open_questions_the_whole_time_goes_to_the_exercise():
+    graded = [dataclasses.replace(exercise(f"ex-{d}", d), difficulty=d) for d in (1, 2, 3)]
+    planned = mock.plan([CHOICE], graded, minutes=10, seed=1)
+    assert planned.questions == () and planned.exercise.difficulty == 1, "10 minutes hold the ★ exercise"
+    assert mock.plan([CHOICE], graded, minutes=9, seed=1).minutes_for_an_exercise == 10

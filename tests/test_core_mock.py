@@ -305,3 +305,11 @@ def test_without_open_questions_the_whole_time_goes_to_the_exercise():
     planned = mock.plan([CHOICE], graded, minutes=10, seed=1)
     assert planned.questions == () and planned.exercise.difficulty == 1, "10 minutes hold the ★ exercise"
     assert mock.plan([CHOICE], graded, minutes=9, seed=1).minutes_for_an_exercise == 10
+
+
+def test_the_suggested_minutes_are_never_fewer_than_asked():
+    # A ★★ exercise needs 15 minutes after the questions: 24 minutes ask two questions and leave 8, 31 leave 15
+    # (23 would also leave 15, with one question fewer, but a suggestion never cuts the time asked for).
+    medium = [dataclasses.replace(exercise("ex-2", 2), difficulty=2)]
+    assert mock.plan(OPEN, medium, minutes=24, seed=1).minutes_for_an_exercise == 31
+    assert mock.plan(OPEN, medium, minutes=31, seed=1).exercise is not None

@@ -332,3 +332,32 @@ def test_a_full_topic_draws_a_full_bar(tmp_path):
 
 def test_each_format_has_its_writer():
     assert report.FORMATS == {"md": report.to_markdown, "json": report.to_json_text, "html": report.to_html}
+
+
+def test_an_answer_counts_for_the_topic_its_question_has_now(tmp_path):
+    """A question moved to another topic (ddp went from training-loop to distributed) brings its history."""
+    with Store.open(tmp_path) as store:
+        store.record_answer(Answer("d1", "training-loop", "choice", "right", 1.0, NOW - timedelta(days=1)))
+        review.rebuild(store)
+        built = report.build(store, [q("d1", "distributed")], [], NOW)
+    assert (line_of(built, "distributed").answered, line_of(built, "training-loop").answered) == (1, 0)
+
+
+def test_a_topics_recall_is_the_mean_over_its_cards(tmp_path):
+    with Store.open(tmp_path) as store:
+        store.record_answer(Answer("t1", "tensors", "choice", "right", 1.0, NOW - timedelta(days=9)))
+        store.record_answer(Answer("t2", "tensors", "choice", "wrong", 0.0, NOW - timedelta(days=1)))
+        review.rebuild(store)
+        recall = {qid: review.recall(card, NOW) for qid, card in review.load_cards(store).items()}
+        built = report.build(store, [q("t1", "tensors"), q("t2", "tensors")], [], NOW)
+    assert recall["t1"] != recall["t2"]
+    assert line_of(built, "tensors").recall == pytest.approx((recall["t1"] + recall["t2"]) / 2)
+
+
+def test_an_exercise_check_on_the_first_day_of_the_activity_window_is_counted(tmp_path):
+    with Store.open(tmp_path) as store:
+        first = report.build(store, [], [], NOW).activity[0].day
+        store.record_attempt(Attempt("ex-t", "fail", 0, 3, datetime.combine(first, datetime.min.time(),
+                                                                            tzinfo=timezone.utc)))
+        built = report.build(store, [], [], NOW)
+    assert built.activity[0].day == first and built.activity[0].attempts == 1

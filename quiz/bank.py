@@ -178,6 +178,10 @@ _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u201c\u201d\u2018\u
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
 
 
+# `x.item（）` in a Chinese text: an input method's full-width brackets inside code, which then cannot be copied.
+_FULL_WIDTH_CALL = re.compile(r"[A-Za-z_][\w.]*（）")
+
+
 def _tidy(text: str) -> str:
     return _SPACE_BETWEEN_CJK.sub("", text.strip("\n"))
 
@@ -194,6 +198,10 @@ def parse_text(value: object) -> tuple[Text | None, str | None]:
                 return None, f"has {lang!r}, which is not a language code such as en or zh"
             if not isinstance(text, str) or not text.strip():
                 return None, f"has an empty or non-text {lang!r} entry"
+            call = _FULL_WIDTH_CALL.search(text)
+            if call:
+                return None, f"writes code with full-width brackets in its {lang!r} text ({call.group(0)}): code " \
+                             "stays ASCII, ()"
         return {str(lang): _tidy(str(text)) for lang, text in value.items()}, None
     return None, f"must be text or a mapping like {{en: ..., zh: ...}}, not {type(value).__name__}"
 

@@ -639,3 +639,9 @@ def test_stats_count_topics_types_difficulties_and_languages(tmp_path):
     assert (stats.checkable, stats.proven, stats.with_hints) == (2, 2, 1)
     empty = bank.stats(bank.Bank(()))
     assert (empty.total, empty.language_coverage, empty.with_verify, empty.proven) == (0, {}, 0, 0)
+
+
+def test_code_with_full_width_brackets_in_a_chinese_text_is_refused():
+    text, reason = bank.parse_text({"en": "call x.item()", "zh": "调用 x.item（） 会同步"})
+    assert text is None and "full-width brackets in its 'zh' text (x.item（）)" in reason
+    assert bank.parse_text({"en": "a", "zh": "token（padding）是正文"})[1] is None, "prose parentheses stay"

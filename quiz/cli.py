@@ -137,12 +137,11 @@ def _complete_lang(incomplete: str) -> list[tuple[str, str]]:
     return [(code, name) for code, name in (("en", "English"), ("zh", "中文")) if code.startswith(incomplete)]
 
 
-QUESTION_TYPES = {"choice": "single choice", "multi": "multiple choice", "output": "what does it print",
-                  "bug": "spot the bug", "open": "interview question"}
-
-
 def _complete_type(incomplete: str) -> list[tuple[str, str]]:
-    return [(name, text) for name, text in QUESTION_TYPES.items() if name.startswith(incomplete)]
+    from quiz.bank import QUESTION_TYPES
+    from quiz.ui import LABELS
+
+    return [(name, LABELS["en"]["types"][name]) for name in QUESTION_TYPES if name.startswith(incomplete)]
 
 
 app = _app("Get ready for PyTorch interviews: quizzes, graded coding exercises and a readiness report.",
@@ -445,7 +444,7 @@ def _interview(store, interview: str | None, hours_per_day: float | None):
 DEFAULT_HOURS = 2.0
 
 
-def _build_plan(ctx, store, loaded, interview: str | None, hours_per_day: float | None):
+def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None):
     from quiz import catalog, review
     from quiz import plan as plan_module
     from quiz.store import utcnow
@@ -479,7 +478,7 @@ def plan(ctx: typer.Context, interview: str | None = INTERVIEW_OPTION, hours_per
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = _build_plan(ctx, store, loaded, interview, hours_per_day)
+        built = _build_plan(store, loaded, interview, hours_per_day)
     if as_json:
         print(json.dumps(built.to_json(), ensure_ascii=False, indent=1))
         return
@@ -498,7 +497,7 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = _build_plan(ctx, store, loaded, None, None)
+        built = _build_plan(store, loaded, None, None)
         day = built.today()
         if as_json:
             print(json.dumps(built.to_json()["days"][0], ensure_ascii=False, indent=1))

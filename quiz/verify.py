@@ -15,7 +15,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from quiz import paths
 from quiz.bank import Question
@@ -149,6 +148,3 @@ def base_version(version: str) -> str:
     """"2.13.0+cpu" -> "2.13.0": the local build tag says how it was built, not what it does."""
     return version.split("+", 1)[0]
 
-
-def record_path() -> Path:
-    return paths.builtin_bank_dir() / RECORD

@@ -444,7 +444,7 @@ def _interview(store, interview: str | None, hours_per_day: float | None):
 DEFAULT_HOURS = 2.0
 
 
-def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None):
+def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None, cards=None):
     from quiz import catalog, review
     from quiz import plan as plan_module
     from quiz.store import utcnow
@@ -452,7 +452,8 @@ def _build_plan(store, loaded, interview: str | None, hours_per_day: float | Non
     day, hours = _interview(store, interview, hours_per_day)
     exercises = catalog.load()
     passed = {a.exercise_id for a in store.attempts() if a.status == "pass"}
-    built = plan_module.build(loaded.questions, review.load_cards(store), store.answers(), utcnow(), day, hours,
+    cards = review.load_cards(store) if cards is None else cards
+    built = plan_module.build(loaded.questions, cards, store.answers(), utcnow(), day, hours,
                               exercises=exercises, passed=passed)
     if interview is not None or hours_per_day is not None:  # remembered once a plan could be made for them
         store.set_settings({"interview": day.isoformat(), "hours_per_day": f"{hours:g}"})
@@ -497,7 +498,8 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = _build_plan(store, loaded, None, None)
+        cards = review.load_cards(store)  # one read: the plan's and the quiz's
+        built = _build_plan(store, loaded, None, None, cards)
         day = built.today()
         if as_json:
             print(json.dumps(built.to_json()["days"][0], ensure_ascii=False, indent=1))
@@ -508,7 +510,6 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
         questions = [by_id[qid] for qid in ids if qid in by_id]
         if not questions:
             return
-        cards = review.load_cards(store)
         summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), lang=lang,
                            after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)

@@ -262,15 +262,33 @@ def last_worked_on(exercises: Sequence[Exercise], attempts: Iterable, events: It
     return by_id[exercise_id], why
 
 
-def record_check(store, result) -> None:
-    """Keep a grading of the workspace file (by `check` or `watch`): the attempt, and which tasks failed in
-    the order of the tests, which `hint` targets first."""
+def task_statuses(result) -> dict[str, str]:
+    """Each task's outcome in one grading: "fail" when one of its tests failed or errored, "pass" when the
+    others passed, "skip" when every one was skipped here (a CUDA-only task on a CPU machine)."""
+    statuses: dict[str, str] = {}
+    for task, tests in result.by_task().items():
+        if task == "other":
+            continue
+        kinds = {test.status for test in tests}
+        statuses[task] = "fail" if kinds & {"fail", "error"} else "pass" if "pass" in kinds else "skip"
+    return statuses
+
+
+def record_check(store, result, exercise: Exercise | None = None, now: datetime | None = None) -> list[str]:
+    """Keep a grading of the workspace file (by `check` or `watch`): the attempt, which tasks failed in the
+    order of the tests (which `hint` targets first), each task's outcome, and the exercise's task cards
+    reviewed from it (quiz/review.py says when a check is a review). Returns the ids of the cards it moved."""
     import json
 
-    store.record_attempt(Attempt(result.exercise, result.status, result.passed, result.total, utcnow(),
+    from quiz import review
+
+    now = now or utcnow()
+    store.record_attempt(Attempt(result.exercise, result.status, result.passed, result.total, now,
                                  result.duration_s, result.submission_sha256))
     failing = list(dict.fromkeys(t.task for t in result.tests if t.status in ("fail", "error") and t.task))
-    store.record_event(result.exercise, "failing", json.dumps(failing))
+    store.record_event(result.exercise, "failing", json.dumps(failing), now=now)
+    store.record_event(result.exercise, "tasks", json.dumps(task_statuses(result)), now=now)
+    return review.update_exercise_cards(store, exercise or get(result.exercise))
 
 
 def hint_history(events: Iterable[dict], exercise_id: str) -> tuple[list[int], list[str]]:

@@ -276,24 +276,44 @@ def review_command(
     lang: str = LANG_OPTION,
     bank: list[Path] = BANK_OPTION,
 ) -> None:
-    """Only the questions due for review (spaced repetition); says when the next one is due if none is."""
+    """The questions due for review (spaced repetition), then the exercise tasks due to be re-done; says when
+    the next review is due if none is."""
     from quiz import play, review, session, ui
     from quiz.store import utcnow
 
     lang = _check_lang(lang)
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console)
-    candidates = session.select(loaded.questions, session.Filters(topics=_check_topics(topic)))
+    wanted = _check_topics(topic)
+    candidates = session.select(loaded.questions, session.Filters(topics=wanted))
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)
         now = utcnow()
         due = review.due_questions(candidates, cards, now)[:count]
+        tasks = _due_tasks(cards, now, wanted)
         if not due:
-            ui.nothing_due(console, review.next_due(candidates, cards), now, lang)
+            ui.due_tasks_view(console, tasks, lang)
+            if not tasks:
+                ui.nothing_due(console, review.next_due(candidates, cards), now, lang)
             return
         summary = play.run(due, store=store, ui=ui.QuizView(console, lang), lang=lang, kind="review",
                            after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)
+    ui.due_tasks_view(console, tasks, lang)
+
+
+def _due_tasks(cards, now, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The exercise tasks due now (of the exercises of these topics, when some are named)."""
+    from quiz import review
+
+    tasks = review.due_tasks(cards, now)
+    if not tasks:  # the catalog is read only when some task is due
+        return []
+    from quiz import catalog
+
+    exercises = {e.id: e for e in catalog.load()}
+    return [(exercise_id, task) for exercise_id, task in tasks if exercise_id in exercises
+            and (not wanted or exercises[exercise_id].topic in wanted)]
 
 
 @app.command()
@@ -513,6 +533,7 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
         summary = play.run(questions, store=store, ui=ui.QuizView(console, lang), lang=lang,
                            after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)
+    ui.due_tasks_view(console, day.task_reviews, lang)  # what is left of today once the questions are done
 
 
 @app.command()
@@ -760,7 +781,7 @@ def check(
                                else f"Checking {exercise.id} ({submission}) ..."), "muted")
         result = runner.grade(exercise, submission, timeout=timeout, memory_gib=memory, home=_state(ctx).home)
         if submission.is_file():
-            catalog.record_check(store, result)
+            catalog.record_check(store, result, exercise)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -804,7 +825,7 @@ def watch(
 
         def keep(result):
             if result.submission_sha256 is not None:
-                catalog.record_check(store, result)
+                catalog.record_check(store, result, exercise)
 
         view = ui.WatchView(console, exercise, path, lang, next_hint=next_hint)
         view.starting()

@@ -59,6 +59,7 @@ from quiz.store import Answer
 # Minutes one question takes, by type (reading, answering, reading the explanation); reviews cost the same.
 MINUTES: dict[str, float] = {"choice": 1.5, "multi": 2.0, "output": 3.0, "bug": 3.0, "open": 6.0}
 EXERCISE_MINUTES = 20.0
+TASK_MINUTES = 10.0  # re-doing one task of an exercise passed before, from a fresh starter (a review)
 EXERCISE_SHARE = 1 / 3  # at most this share of a day goes to exercises, so questions keep moving
 TARGET = 0.9  # recall on the date every card is promised a late review for: FSRS's desired retention, moved
 SURE = 0.97  # with time to spare, late reviews go on up to this recall on the date
@@ -94,6 +95,7 @@ class Day:
     exercises: tuple[str, ...]  # exercise ids
     minutes: float  # planned work, never over the day's budget
     interview: bool = False  # the interview day itself: nothing planned
+    task_reviews: tuple[tuple[str, str], ...] = ()  # (exercise id, task): tasks passed before, to re-do
 
     @property
     def new_count(self) -> int:
@@ -110,7 +112,7 @@ class Plan:
     recall_at_interview: float  # mean predicted recall on the date over all the questions, the plan followed
     recall_without_plan: float  # the same with no more study
     unplanned: int  # questions still unseen on the date (no time for them)
-    predicted: dict[str, float] = field(default_factory=dict)  # question id -> predicted recall on the date
+    predicted: dict[str, float] = field(default_factory=dict)  # card id -> predicted recall on the date
 
     def today(self) -> Day:
         return self.days[0]
@@ -132,8 +134,9 @@ def days_left(now: datetime, interview: date) -> int:
 def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers: Iterable[Answer],
           now: datetime, interview: date, hours_per_day: float, exercises: Sequence[ExerciseLike] = (),
           passed: Iterable[str] = (), rule: str = "interview", engine: fsrs.Scheduler | None = None) -> Plan:
-    """The plan from ``now`` to the interview. ``cards`` are the FSRS cards (question id -> card), ``passed``
-    the ids of exercises already passed (they are not planned again)."""
+    """The plan from ``now`` to the interview. ``cards`` are the FSRS cards (question or exercise task card id
+    -> card), ``passed`` the ids of exercises already passed (they are not planned again as new work). The
+    tasks of the given exercises that have cards are reviewed like questions, TASK_MINUTES each."""
     if rule not in RULES:
         raise ValueError(f"unknown plan rule {rule!r}; one of {', '.join(RULES)}")
     if not (isinstance(hours_per_day, (int, float)) and math.isfinite(hours_per_day) and 0 < hours_per_day <= 24):
@@ -156,7 +159,15 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
     exercise_queue = sorted((e for e in exercises if e.id not in done),
                             key=lambda e: (rank.get(e.topic, len(rank)), getattr(e, "order", 0), e.id))
 
-    start = {qid: card for qid, card in cards.items() if qid in by_id}
+    exercise_ids = {e.id for e in exercises}
+    task_ids = sorted(cid for cid in cards if (task := review.task_of_card(cid)) and task[0] in exercise_ids)
+    for offset, card_id in enumerate(task_ids):
+        bank_index[card_id] = len(questions) + offset
+
+    def cost(card_id: str) -> float:
+        return minutes_for(by_id[card_id]) if card_id in by_id else TASK_MINUTES
+
+    start = {qid: card for qid, card in cards.items() if qid in by_id or qid in bank_index}
     state = dict(start)  # predicted cards as the plan is built, each answer assumed right
     touched = dict.fromkeys(state, -1)  # the last plan day each card is answered on (-1: before the plan)
     free = [budget] * count
@@ -172,7 +183,7 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
         """Minutes of the late review this card is promised (0 when it needs none)."""
         if not late or touched[qid] == count - 1 or recall_on_date(state[qid]) >= TARGET:
             return 0.0
-        return minutes_for(by_id[qid])
+        return cost(qid)
 
     promised = {qid: owed(qid) for qid in state}
     reserve = sum(promised.values())
@@ -183,7 +194,7 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
         nonlocal reserve
         state[qid], _ = engine.review_card(state[qid], fsrs.Rating.Good, now + timedelta(days=day))
         touched[qid] = day
-        free[day] -= minutes_for(by_id[qid])
+        free[day] -= cost(qid)
         day_reviews[day].append(qid)
         reserve += (new_owed := owed(qid)) - promised[qid]
         promised[qid] = new_owed
@@ -213,7 +224,7 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
         for day in range(count - 1, -1, -1):
             still = []
             for qid in waiting:
-                if touched[qid] < day and minutes_for(by_id[qid]) <= free[day]:
+                if touched[qid] < day and cost(qid) <= free[day]:
                     take_review(qid, day)
                 else:
                     still.append(qid)
@@ -226,7 +237,7 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
         # Under the interview rule a due card waits for its late review unless it would fall under FLOOR first.
         for qid in due:
             urgent = not late or engine.get_card_retrievability(state[qid], last_day) < FLOOR
-            if urgent and minutes_for(by_id[qid]) <= free[day]:
+            if urgent and cost(qid) <= free[day]:
                 take_review(qid, day)
         spent = 0.0
         while (next_exercise < len(exercise_queue) and spent + EXERCISE_MINUTES <= budget * EXERCISE_SHARE
@@ -261,9 +272,9 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
                               key=lambda qid: (cards_now[qid].due, bank_index[qid])):
                 planned = touch_days.get(qid, [])
                 # Not on a day it is answered anyway, nor the day before one.
-                if day in planned or day + 1 in planned or minutes_for(by_id[qid]) > free[day]:
+                if day in planned or day + 1 in planned or cost(qid) > free[day]:
                     continue
-                free[day] -= minutes_for(by_id[qid])
+                free[day] -= cost(qid)
                 day_reviews[day].append(qid)
         for question in day_new[day]:
             cards_now[question.id], _ = engine.review_card(fsrs.Card(card_id=0, due=when), fsrs.Rating.Good, when)
@@ -276,14 +287,19 @@ def build(questions: Sequence[Question], cards: Mapping[str, fsrs.Card], answers
         grouped: dict[str, list[str]] = {}
         for question in day_new[day]:
             grouped.setdefault(question.topic, []).append(question.id)
+        questions_due = tuple(qid for qid in day_reviews[day] if qid in by_id)
+        tasks_due = tuple(task for qid in day_reviews[day] if (task := review.task_of_card(qid)))
         days.append(Day(now.date() + timedelta(days=day), {t: tuple(ids) for t, ids in grouped.items()},
-                        tuple(day_reviews[day]), tuple(day_exercises[day]), round(budget - free[day], 2)))
+                        questions_due, tuple(day_exercises[day]), round(budget - free[day], 2),
+                        task_reviews=tasks_due))
     days.append(Day(interview, {}, (), (), 0.0, interview=True))
     predicted = {q.id: recall_on_date(state[q.id]) if q.id in state else 0.0 for q in questions}
+    predicted.update({card_id: recall_on_date(state[card_id]) for card_id in task_ids})
     before = [float(engine.get_card_retrievability(cards[q.id], at)) if q.id in cards else 0.0 for q in questions]
     total = len(questions) or 1
+    predicted_questions = [predicted[q.id] for q in questions]
     return Plan(interview=interview, minutes_per_day=budget, rule=rule, days=tuple(days), topic_order=order,
-                recall_at_interview=sum(predicted.values()) / total, recall_without_plan=sum(before) / total,
+                recall_at_interview=sum(predicted_questions) / total, recall_without_plan=sum(before) / total,
                 unplanned=len(new_queue) - next_new, predicted=predicted)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -429,6 +430,33 @@ def nothing_due(console: Console, next_due, now, lang: str = "en") -> None:
         return
     console.print(("Nothing is due. Next review: " if lang == "en" else "目前没有到期的复习。下一次复习：")
                   + f"{next_due.strftime('%Y-%m-%d %H:%M UTC')} ({_until(next_due - now, lang)}).")
+
+
+DUE_TASK_WORDS = {
+    "en": {"head": "Exercise tasks due for review: re-do each from a fresh starter.",
+           "steps": "`torchprep reset {id}`, write {them} again, then `torchprep check {id}`",
+           "it": "it", "them": "them", "sep": ", "},
+    "zh": {"head": "到期复习的练习任务：从全新的初始文件重做。",
+           "steps": "`torchprep reset {id}`，重新写一遍，再 `torchprep check {id}`",
+           "it": "", "them": "", "sep": "、"},
+}
+
+
+def due_tasks_view(console: Console, tasks, lang: str = "en") -> None:
+    """Exercise tasks due for review, by exercise, each with the commands that re-do it from a fresh starter."""
+    if not tasks:
+        return
+    words = DUE_TASK_WORDS.get(lang, DUE_TASK_WORDS["en"])
+    by_exercise: dict[str, list[str]] = {}
+    for exercise_id, task in tasks:
+        by_exercise.setdefault(exercise_id, []).append(task)
+    console.print(Text(words["head"], style="key"))
+    for exercise_id, names in by_exercise.items():
+        # Padding keeps the indent on every wrapped line.
+        console.print(Padding(inline(f"{exercise_id}: " + words["sep"].join(f"`{name}`" for name in names)),
+                              (0, 0, 0, 2)))
+        steps = words["steps"].format(id=exercise_id, them=words["it" if len(names) == 1 else "them"])
+        console.print(Padding(inline(steps.replace("  ", " "), style="muted"), (0, 0, 0, 4)))
 
 
 def _until(delta, lang: str) -> str:
@@ -1232,7 +1260,8 @@ PLAN_WORDS = {
            "today": "Today, {date}: {minutes:.0f} minutes planned", "reviews": "Reviews: {n}",
            "new": "New questions: {n}", "exercises": "Exercises: {ids}", "nothing": "Nothing is planned today.",
            "start": "Starting today's {n} questions now (q stops; every answer is saved).",
-           "exercise_next": "Then the exercise: `torchprep start {id}`.", "sep": ", "},
+           "exercise_next": "Then the exercise: `torchprep start {id}`.", "sep": ", ",
+           "redo": "re-do {n}", "tasks": "Exercise tasks to re-do: {n}"},
     "zh": {"title": "到面试日的备考计划", "days": "距离 {date} 的面试还有 {days} 天",
            "day": "距离 {date} 的面试还有 1 天", "hours": " · 每天 {hours:g} 小时",
            "recall": "预计面试当天的记忆率：按此计划 {with_plan}，不再复习 {without}。",
@@ -1242,7 +1271,8 @@ PLAN_WORDS = {
            "today": "今天 {date}：计划 {minutes:.0f} 分钟", "reviews": "复习：{n} 道",
            "new": "新题：{n} 道", "exercises": "练习：{ids}", "nothing": "今天没有安排。",
            "start": "现在开始今天的 {n} 道题（q 退出；每个回答都会保存）。",
-           "exercise_next": "然后做练习：`torchprep start {id}`。", "sep": "、"},
+           "exercise_next": "然后做练习：`torchprep start {id}`。", "sep": "、",
+           "redo": "重做 {n}", "tasks": "要重做的练习任务：{n} 个"},
 }
 
 
@@ -1269,7 +1299,7 @@ def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = Fa
     if only_today:
         day = plan.today()
         console.print(Text(words["today"].format(date=day.date.isoformat(), minutes=day.minutes), style="key"))
-        if not day.reviews and not day.new_count and not day.exercises:
+        if not day.reviews and not day.new_count and not day.exercises and not day.task_reviews:
             console.print(Text(words["nothing"], style="muted"))
             return
         if day.reviews:
@@ -1279,11 +1309,15 @@ def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = Fa
             console.print(Text("  " + line + (" · " + _new_by_topic(day, lang, words))))
         if day.exercises:
             console.print(Text("  " + words["exercises"].format(ids=words["sep"].join(day.exercises))))
+        if day.task_reviews:
+            console.print(Text("  " + words["tasks"].format(n=len(day.task_reviews))))
         count = len(day.reviews) + day.new_count
         if count:
             console.print(Text(words["start"].format(n=count), style="muted"))
         if day.exercises:
             console.print(inline(words["exercise_next"].format(id=day.exercises[0]), style="muted"))
+        if day.task_reviews:
+            due_tasks_view(console, day.task_reviews, lang)
         return
     table = Table(title=words["title"], box=box.SIMPLE_HEAD, pad_edge=False)
     for column, justify in zip(words["columns"], ("left", "right", "left", "right", "left", "right"), strict=True):
@@ -1297,6 +1331,9 @@ def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = Fa
         more = words["more"].format(extra=len(learned) - 1, total=len(learned)) if len(learned) > 1 else ""
         exercises = day.exercises[0] + (f" +{len(day.exercises) - 1}" if len(day.exercises) > 1 else "") \
             if day.exercises else ""
+        if day.task_reviews:
+            redo = words["redo"].format(n=len(day.task_reviews))
+            exercises = f"{exercises} · {redo}" if exercises else redo
         table.add_row(day.date.strftime("%m-%d"), str(day.new_count), first + more, str(len(day.reviews)),
                       exercises, f"{day.minutes:.0f}")
     console.print(table)

@@ -1,0 +1,148 @@
+"""Exercise tasks in the review loop (quiz/review.py): each task of an exercise is an FSRS card that its first
+pass creates and later checks review while it is due; due tasks come back in `review`, `today` and the plan;
+progress sync carries them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import fsrs
+import pytest
+
+from quiz import catalog, plan, progress, review
+from quiz.grading.results import GradeResult, TestResult
+from quiz.store import Store
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+Rating = fsrs.Rating
+HINT_TASKS = {"adder": ("add", "add", "scale")}  # hints 1 and 2 are about add, hint 3 about scale
+
+
+def tasks(at: datetime, **statuses: str) -> dict:
+    return {"exercise_id": "adder", "kind": "tasks", "detail": json.dumps(statuses), "at": at.isoformat()}
+
+
+def event(kind: str, at: datetime, detail: str | None = None) -> dict:
+    return {"exercise_id": "adder", "kind": kind, "detail": detail, "at": at.isoformat()}
+
+
+def reviews_of(events: list[dict]) -> list[tuple[str, Rating]]:
+    _, reviews = review.history((), events, HINT_TASKS)
+    return [(r.card_id.removeprefix("exercise:adder/"), r.rating) for r in reviews]
+
+
+def test_a_task_card_starts_at_the_tasks_first_pass_not_at_a_failure_before_it():
+    history = [tasks(T0, add="fail", scale="fail"), tasks(T0 + timedelta(minutes=5), add="pass", scale="fail")]
+    assert reviews_of(history) == [("add", Rating.Good)], "scale, never passed, is still exercise work"
+    cards = review.replay((), history, HINT_TASKS)
+    assert sorted(cards) == ["exercise:adder/add"]
+
+
+def test_a_pass_after_a_hint_about_the_task_is_hard_and_a_hint_about_another_task_does_not_count():
+    history = [event("hint", T0, "3"), tasks(T0 + timedelta(minutes=1), add="pass", scale="pass")]
+    assert reviews_of(history) == [("add", Rating.Good), ("scale", Rating.Hard)]
+
+
+def test_a_hint_counts_until_the_tasks_next_check_only():
+    history = [event("hint", T0, "1"), tasks(T0 + timedelta(minutes=1), add="pass"),
+               tasks(T0 + timedelta(days=3), add="pass")]
+    assert reviews_of(history) == [("add", Rating.Hard), ("add", Rating.Good)]
+
+
+def test_a_pass_after_the_solution_was_revealed_is_again():
+    history = [event("revealed", T0), tasks(T0 + timedelta(minutes=1), add="pass")]
+    assert reviews_of(history) == [("add", Rating.Again)]
+
+
+def test_checks_while_a_task_is_not_due_are_not_reviews_and_a_due_failure_is_again():
+    first = T0 + timedelta(minutes=1)
+    history = [tasks(first, add="pass"), tasks(first + timedelta(minutes=2), add="pass"),
+               tasks(first + timedelta(minutes=3), add="fail"), tasks(first + timedelta(days=2), add="fail")]
+    card_after_first = review.replay((), history[:1], HINT_TASKS)["exercise:adder/add"]
+    assert card_after_first.due > first + timedelta(minutes=3), "the two checks after it come before it is due"
+    assert reviews_of(history) == [("add", Rating.Good), ("add", Rating.Again)]
+
+
+def test_a_task_whose_tests_were_all_skipped_is_not_reviewed():
+    assert reviews_of([tasks(T0, add="skip")]) == []
+    assert reviews_of([tasks(T0, add="pass"), tasks(T0 + timedelta(days=5), add="skip")]) == [("add", Rating.Good)]
+
+
+def result(**statuses: str) -> GradeResult:
+    tests = tuple(TestResult(f"test_{task}_{n}", task, status) for task, status in statuses.items() for n in (1, 2))
+    overall = "pass" if all(s in ("pass", "skip") for s in statuses.values()) else "fail"
+    return GradeResult("adder", overall, "", tests, 0.1, "adder.py", "ab" * 32)
+
+
+def test_task_statuses_of_a_grading():
+    graded = GradeResult("adder", "fail", "", (
+        TestResult("t1", "add", "pass"), TestResult("t2", "add", "error"), TestResult("t3", "scale", "pass"),
+        TestResult("t4", "scale", "skip"), TestResult("t5", "cuda", "skip"), TestResult("t6", None, "fail")),
+        0.1, "adder.py", None)
+    assert catalog.task_statuses(graded) == {"add": "fail", "scale": "pass", "cuda": "skip"}
+
+
+def test_check_results_make_the_cards_and_a_rebuild_gives_the_same_cards(tmp_path, fixture_catalog):
+    exercise = catalog.get("adder")
+    with Store.open(tmp_path / "home") as store:
+        assert catalog.record_check(store, result(add="fail", scale="fail"), exercise, now=T0) == []
+        moved = catalog.record_check(store, result(add="pass", scale="fail"), exercise, now=T0 + timedelta(hours=1))
+        assert moved == ["exercise:adder/add"]
+        assert catalog.record_check(store, result(add="pass", scale="fail"), exercise,
+                                    now=T0 + timedelta(hours=1, minutes=1)) == [], "not due: nothing moves"
+        catalog.record_check(store, result(add="pass", scale="pass"), exercise, now=T0 + timedelta(days=2))
+        incremental = store.cards()
+        assert sorted(incremental) == ["exercise:adder/add", "exercise:adder/scale"]
+        review.rebuild(store)
+        assert store.cards() == incremental
+
+
+def test_due_tasks_come_back_in_review_with_the_commands_that_redo_them(cli, isolated, sample_only, fixture_catalog):
+    exercise = catalog.get("adder")
+    past = datetime.now(timezone.utc) - timedelta(days=3)
+    with Store.open(isolated) as store:
+        catalog.record_check(store, result(add="pass", scale="fail"), exercise, now=past)
+    out = cli("review", "--bank", sample_only).output
+    assert "Exercise tasks due for review: re-do each from a fresh starter." in out
+    assert "adder: add" in out and "scale" not in out.split("adder:")[1].splitlines()[0]
+    assert "torchprep reset adder, write it again, then torchprep check adder" in " ".join(out.split())
+    zh = cli("review", "--lang", "zh", "--bank", sample_only).output
+    assert "到期复习的练习任务" in zh and "重新写一遍" in zh
+    other = cli("review", "--topic", "gpu", "--bank", sample_only).output
+    assert "Exercise tasks due" not in other, "a topic filter applies to exercise tasks too (adder is tensors)"
+
+
+def test_the_plan_schedules_a_due_task_for_re_doing(fixture_catalog):
+    exercise = catalog.get("adder")
+    history = [tasks(T0, add="pass")]
+    cards = review.replay((), history, HINT_TASKS)
+    built = plan.build([], cards, [], T0 + timedelta(days=1), (T0 + timedelta(days=4)).date(), 1.0,
+                       exercises=[exercise], passed={"adder"})
+    planned = [task for day in built.days for task in day.task_reviews]
+    assert ("adder", "add") in planned
+    assert "exercise:adder/add" in built.predicted
+    document = built.to_json()
+    assert ["adder", "add"] in [task for day in document["days"] for task in day["task_reviews"]]
+    unknown = plan.build([], cards, [], T0 + timedelta(days=1), (T0 + timedelta(days=4)).date(), 1.0)
+    assert not [task for day in unknown.days for task in day.task_reviews], "only tasks of known exercises"
+
+
+def test_progress_sync_carries_task_cards_and_twice_adds_nothing(tmp_path, fixture_catalog):
+    exercise = catalog.get("adder")
+    with Store.open(tmp_path / "a") as store:
+        store.record_event("adder", "hint", "3", now=T0)
+        catalog.record_check(store, result(add="pass", scale="pass"), exercise, now=T0 + timedelta(minutes=1))
+        document = progress.export_document(store, T0 + timedelta(days=1))
+        cards_a = store.cards()
+    with Store.open(tmp_path / "b") as store:
+        first = progress.import_document(store, document)
+        assert first["events"] == 3  # the hint, the failing tasks and the task outcomes
+        assert progress.import_document(store, document)["events"] == 0
+        assert store.cards() == cards_a, "the task cards are rebuilt from the imported events"
+
+
+@pytest.mark.parametrize("detail", ["not json", "[1, 2]", None])
+def test_a_damaged_task_event_is_skipped_not_a_crash(detail):
+    damaged = {"exercise_id": "adder", "kind": "tasks", "detail": detail, "at": T0.isoformat()}
+    assert reviews_of([damaged, tasks(T0 + timedelta(minutes=1), add="pass")]) == [("add", Rating.Good)]

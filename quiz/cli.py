@@ -416,11 +416,10 @@ def report(
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang)
-        interview = store.setting("interview")
+        built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang,
+                                    interview=_interview_date(store.setting("interview")))
     if output_format is None:
-        _countdown(console, interview, lang)
-        ui.report_view(console, built, lang)
+        ui.report_view(console, built, lang)  # with the countdown, from the date readiness is predicted for
         return
     text = report_module.FORMATS[output_format](built)
     if output is None:  # nothing is written outside torchprep's folders unless asked
@@ -443,6 +442,16 @@ def _countdown(console, interview: str | None, lang: str) -> None:
         ui.interview_countdown(console, date.fromisoformat(interview), utcnow(), lang)
     except ValueError:
         pass  # a date not written by `plan`: said nowhere rather than failing a quiz
+
+
+def _interview_date(text: str | None):
+    """The remembered interview date, None when there is none or it is not a date."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _interview(store, interview: str | None, hours_per_day: float | None):
@@ -534,6 +543,37 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
                            after_answer=lambda answer: review.review(store, answer, cards))
     ui.session_summary(console, summary, lang)
     ui.due_tasks_view(console, day.task_reviews, lang)  # what is left of today once the questions are done
+
+
+@app.command()
+def fit(ctx: typer.Context,
+        defaults: bool = typer.Option(False, "--defaults", help="Go back to FSRS's default parameters."),
+        as_json: bool = JSON_OPTION, lang: str = LANG_OPTION) -> None:
+    """Fit the review scheduler to your own answers (FSRS's optimizer, in a child process) and use the fit when
+    it predicts your recall better than the defaults. Needs 512 reviews a day or more apart."""
+    import json
+
+    from quiz import fit as fitting
+    from quiz import ui
+    from quiz.store import utcnow
+
+    lang = _check_lang(lang)
+    console = ui.make_console(stderr=as_json)
+    words = ui.fit_words(lang)
+    with _open_store(ctx, console) as store:
+        if defaults:
+            fitting.use_defaults(store)
+            ui.plain(console, words["defaults"])
+            return
+        count = fitting.count_scored(store)
+        if count < fitting.MIN_REVIEWS:
+            raise fitting.not_enough(count)  # a QuizError: its message, exit 2
+        with ui.busy(console, words["busy"].format(n=count)):
+            result = fitting.fit(store, utcnow())
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+        return
+    ui.fit_view(console, result, lang)
 
 
 @app.command()

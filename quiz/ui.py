@@ -164,8 +164,10 @@ def wrap_text(text: str, width: int, first_offset: int = 0) -> str:
 
 
 def para(text: str, width: int, first_offset: int = 0, style: str | None = None) -> Text:
-    """A paragraph to print: inline code drawn as code; Chinese wrapped by wrap_text (rich wraps the rest)."""
-    if has_cjk(text):
+    """A paragraph to print: inline code drawn as code; Chinese, and text with `code` in it, wrapped by
+    wrap_text (rich wraps the rest). rich breaks at any Unicode space, the no-break space included, so a code
+    span kept whole is one wrap_text keeps whole."""
+    if has_cjk(text) or "`" in text:
         text = wrap_text(text, width, first_offset)
     return inline(text, style)
 
@@ -453,10 +455,10 @@ def due_tasks_view(console: Console, tasks, lang: str = "en") -> None:
     console.print(Text(words["head"], style="key"))
     for exercise_id, names in by_exercise.items():
         # Padding keeps the indent on every wrapped line.
-        console.print(Padding(inline(f"{exercise_id}: " + words["sep"].join(f"`{name}`" for name in names)),
-                              (0, 0, 0, 2)))
+        names_line = f"{exercise_id}: " + words["sep"].join(f"`{name}`" for name in names)
+        console.print(Padding(para(names_line, console.width - 2), (0, 0, 0, 2)))
         steps = words["steps"].format(id=exercise_id, them=words["it" if len(names) == 1 else "them"])
-        console.print(Padding(inline(steps.replace("  ", " "), style="muted"), (0, 0, 0, 4)))
+        console.print(Padding(para(steps, console.width - 4, style="muted"), (0, 0, 0, 4)))
 
 
 def _until(delta, lang: str) -> str:
@@ -589,13 +591,17 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
         table.add_row(str(position), Text(exercise.id, style="key"), Text(short, style="muted"),
                       "★" * exercise.difficulty, Text(words["states"].get(status.state, status.state),
                                                       style=STATE_STYLES[status.state]), best)
-    group = Group(table, para(words["footer"], console.width, style="muted"))
-    # Longer than the screen (40 exercises at 24 rows): through the pager, so the top does not scroll away.
-    if console.is_terminal and len(console.render_lines(group, console.options, pad=False)) > console.height:
+    # 40 exercises at 24 rows: through the pager (see show), so the top does not scroll away.
+    show(console, Group(table, para(words["footer"], console.width, style="muted")))
+
+
+def show(console: Console, renderable) -> None:
+    """Print it; through the pager when it is taller than the terminal, so its top does not scroll away."""
+    if console.is_terminal and len(console.render_lines(renderable, console.options, pad=False)) > console.height:
         with _pager(console):
-            console.print(group)
+            console.print(renderable)
     else:
-        console.print(group)
+        console.print(renderable)
 
 
 def exercise_started(console: Console, exercise, path, created: bool, lang: str = "en") -> None:
@@ -1044,8 +1050,16 @@ REPORT_WORDS = {
            "legend": "Seen: questions answered at least once, of the topic's. Right: share of your answers that "
                      "were right. Recall: the chance, predicted from your reviews, that you would get a seen "
                      "question right now (high just after any answer, right or wrong). Exercises: passed of "
-                     "all (— none for this topic). Readiness: recall over all the topic's questions, unseen "
-                     "ones counting 0.",
+                     "all (— none for this topic). Readiness: predicted recall {when} over all the topic's "
+                     "questions and exercise tasks, unseen ones counting 0.",
+           "now": "now", "on": "on {date} (your interview)",
+           "calibration": "Predictions against your answers ({n} review{s} a day or more apart): {bins}; "
+                          "log loss {log_loss:.3f} with {params}.",
+           "bin": "said {predicted}, right {recalled}", "params_default": "FSRS's default parameters",
+           "params_yours": "your fitted parameters",
+           "fit": "Your fit: log loss {fitted:.3f} against {default:.3f} with the defaults (RMSE {fitted_rmse:.3f} "
+                  "against {default_rmse:.3f}); {used}.", "fit_used": "in use", "fit_kept": "defaults kept",
+           "fit_ready": "You have enough reviews to fit the scheduler to you: `torchprep fit`.",
            "activity": "Activity, last {days} days (answers and exercise checks per day, peak {peak})",
            "mocks": "Mock interviews", "mock": "{minutes} min  score {score}",
            "untried": "not started: 0 of {questions} questions seen", "tried": "{seen}/{questions} questions "
@@ -1055,7 +1069,15 @@ REPORT_WORDS = {
            "{passed}/{total}", "columns": ("主题", "已做", "答对", "记忆", "练习", "准备度"),
            "legend": "已做：至少答过一次的题数 / 该主题题数。答对：你的作答中答对的比例。记忆：根据复习记录预测你现在"
                      "答对一道做过的题的概率（刚答完时无论对错都偏高）。练习：已通过 / 全部（— 表示该主题没有练习）。"
-                     "准备度：该主题全部题目的平均记忆概率，没做过的按 0 计。",
+                     "准备度：{when}该主题全部题目和练习任务的平均预测记忆概率，没做过的按 0 计。",
+           "now": "现在", "on": "在面试日 {date} ",
+           "calibration": "预测与你的实际作答对比（间隔一天以上的 {n} 次复习）：{bins}；{params}下的对数损失 "
+                          "{log_loss:.3f}。",
+           "bin": "预测 {predicted}，实际答对 {recalled}", "params_default": "FSRS 默认参数",
+           "params_yours": "你拟合的参数",
+           "fit": "你的拟合：对数损失 {fitted:.3f}，默认参数为 {default:.3f}（RMSE {fitted_rmse:.3f}，默认 "
+                  "{default_rmse:.3f}）；{used}。", "fit_used": "正在使用", "fit_kept": "仍用默认参数",
+           "fit_ready": "你的复习次数已足够让调度器拟合你的记忆：`torchprep fit`。",
            "activity": "最近 {days} 天的活动（每天的作答和练习检查次数，最多 {peak} 次）",
            "mocks": "模拟面试", "mock": "{minutes} 分钟  得分 {score}",
            "untried": "还没开始：{questions} 道题一道都没做", "tried": "做过 {seen}/{questions} 道，答对 {right}",
@@ -1063,25 +1085,75 @@ REPORT_WORDS = {
 }
 
 
+READINESS_BAR = 6  # cells: with " 100%" the column stays 11 wide, so the table fits 80 columns
+
+
+def coarse_calibration(bins) -> list[tuple[str, int, float, float]]:
+    """The report's calibration bins merged into three a terminal line can hold: (label, reviews, mean
+    prediction, share recalled), empty groups left out."""
+    groups = (("<70%", 0.0, 0.7), ("70–90%", 0.7, 0.9), ("≥90%", 0.9, 1.01))
+    out = []
+    for label, low, high in groups:
+        inside = [b for b in bins if low <= b["low"] < high]
+        count = sum(b["reviews"] for b in inside)
+        if count:
+            out.append((label, count, sum(b["predicted"] * b["reviews"] for b in inside) / count,
+                        sum(b["recalled"] * b["reviews"] for b in inside) / count))
+    return out
+
+
+def prediction_lines(report, lang: str = "en") -> list[str]:
+    """Under the report's table: how well predicted recall matched the answers, and the scheduler's fit."""
+    words = REPORT_WORDS.get(lang, REPORT_WORDS["en"])
+    lines = []
+    if report.prediction:
+        sep = "；" if lang == "zh" else " · "
+        bins = sep.join(f"{label} " + words["bin"].format(predicted=_pct(predicted), recalled=_pct(recalled))
+                        + (f"（{count} 次）" if lang == "zh" else f" ({count})")
+                        for label, count, predicted, recalled in coarse_calibration(report.calibration))
+        used = bool(report.fit and report.fit.get("adopted"))
+        count = report.prediction["reviews"]
+        lines.append(words["calibration"].format(n=count, s="s" * (count != 1), bins=bins,
+                                                 log_loss=report.prediction["log_loss"],
+                                                 params=words["params_yours" if used else "params_default"]))
+    if report.fit:
+        fitted, default = report.fit["fitted"], report.fit["default"]
+        lines.append(words["fit"].format(fitted=fitted["log_loss"], default=default["log_loss"],
+                                         fitted_rmse=fitted["rmse"], default_rmse=default["rmse"],
+                                         used=words["fit_used" if report.fit.get("adopted") else "fit_kept"]))
+    elif report.fit_ready:
+        lines.append(words["fit_ready"])
+    return lines
+
+
 def report_view(console: Console, report, lang: str = "en") -> None:
     words = REPORT_WORDS.get(lang, REPORT_WORDS["en"])
-    console.print(Text(words["title"], style="accent"))
-    console.print(Text(words["totals"].format(answers=report.answered, right=_pct(report.accuracy),
+    out: list = []
+    if report.readiness_on:
+        left = (report.readiness_on - report.generated_at.date()).days
+        plan_words = PLAN_WORDS.get(lang, PLAN_WORDS["en"])
+        countdown = plan_words["day" if left == 1 else "days"].format(days=left, date=report.readiness_on.isoformat())
+        out.append(Text(countdown + ("。" if lang == "zh" else "."), style="accent"))
+    out.append(Text(words["title"], style="accent"))
+    out.append(Text(words["totals"].format(answers=report.answered, right=_pct(report.accuracy),
                                               due=report.due_now, passed=report.exercises_passed,
                                               total=report.exercises_total), style="muted"))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column, justify in zip(words["columns"], ("left", "right", "right", "right", "right", "left"), strict=True):
         table.add_column(column, justify=justify, no_wrap=True)
     for line in report.topics:
-        filled = int(round(line.readiness * 10))
+        filled = int(round(line.readiness * READINESS_BAR))
         table.add_row(line.label, f"{line.seen}/{line.questions}", _pct(line.accuracy), _pct(line.recall),
                       f"{line.exercises_passed}/{line.exercises_total}" if line.exercises_total else "—",
-                      Text("█" * filled, style="ok") + Text("░" * (10 - filled), style="muted")
+                      Text("█" * filled, style="ok") + Text("░" * (READINESS_BAR - filled), style="muted")
                       + Text(f" {line.readiness:.0%}"))
-    console.print(table)
-    console.print(para(words["legend"], console.width, style="muted"))
-    console.print()
-    console.print(Text(words["next"], style="key"))
+    out.append(table)
+    when = words["on"].format(date=report.readiness_on.isoformat()) if report.readiness_on else words["now"]
+    out.append(para(words["legend"].format(when=when), console.width, style="muted"))
+    for line in prediction_lines(report, lang):
+        out.append(para(line, console.width, style="muted"))
+    out.append(Text(""))
+    out.append(Text(words["next"], style="key"))
     for suggestion in report.weakest:
         if suggestion.accuracy is None:
             reason = words["untried"].format(questions=suggestion.questions)
@@ -1090,23 +1162,25 @@ def report_view(console: Console, report, lang: str = "en") -> None:
                                            right=_pct(suggestion.accuracy))
             if suggestion.due:
                 reason += words["due"].format(due=suggestion.due)
-        console.print(Text(f"  {suggestion.label}", style="bad") + Text(words["reason"].format(reason), style="muted"))
+        out.append(Text(f"  {suggestion.label}", style="bad") + Text(words["reason"].format(reason), style="muted"))
         for command in suggestion.commands:
-            console.print(Text(f"    {command}"))
-    console.print()
+            out.append(Text(f"    {command}"))
+    out.append(Text(""))
     days = report.activity
-    console.print(Text(words["activity"].format(days=len(days),
+    out.append(Text(words["activity"].format(days=len(days),
                                                 peak=max([d.answers + d.attempts for d in days] + [0])), style="key"))
     for line in activity_chart(days):
-        console.print(Text("  " + line, style="accent"))
+        out.append(Text("  " + line, style="accent"))
     first, last = days[0].day, days[-1].day
-    console.print(Text(f"  {first:%m-%d}" + " " * max(1, len(days) - 10) + f"{last:%m-%d}", style="muted"))
+    out.append(Text(f"  {first:%m-%d}" + " " * max(1, len(days) - 10) + f"{last:%m-%d}", style="muted"))
     if report.mocks:
-        console.print()
-        console.print(Text(words["mocks"], style="key"))
+        out.append(Text(""))
+        out.append(Text(words["mocks"], style="key"))
         for mock in report.mocks[-5:]:
-            console.print(f"  {mock.started_at:%Y-%m-%d %H:%M}  " + words["mock"].format(minutes=mock.minutes,
+            out.append(f"  {mock.started_at:%Y-%m-%d %H:%M}  " + words["mock"].format(minutes=mock.minutes,
                                                                                        score=f"{mock.score:.0%}"))
+    show(console, Group(*out))
+
 
 
 MOCK_WORDS = {
@@ -1341,3 +1415,51 @@ def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = Fa
                                               without=_pct(plan.recall_without_plan)), style="muted"))
     if plan.unplanned:
         console.print(Text(words["unplanned"].format(n=plan.unplanned), style="muted"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fitting the scheduler and calibration
+
+FIT_WORDS = {
+    "en": {"busy": "Fitting FSRS to your {n} reviews (FSRS's optimizer, in a child process) ...",
+           "columns": ("Parameters", "Log loss", "RMSE"), "default": "FSRS defaults", "yours": "Yours",
+           "on": "Scored on your {n} reviews a day or more after the card's previous one (lower is better).",
+           "adopted": "Using your parameters from now on: they predict your recall better. "
+                      "`torchprep fit --defaults` goes back.",
+           "kept": "Keeping FSRS's defaults: your parameters did not predict your recall better.",
+           "defaults": "Back to FSRS's default parameters; the schedule is rebuilt."},
+    "zh": {"busy": "正在用你的 {n} 次复习拟合 FSRS（FSRS 的优化器，在子进程中运行）……",
+           "columns": ("参数", "对数损失", "RMSE"), "default": "FSRS 默认", "yours": "你的",
+           "on": "在你的 {n} 次复习上评分（距该卡片上次复习一天或更久；越低越好）。",
+           "adopted": "从现在起使用你的参数：它们对你记忆率的预测更准。`torchprep fit --defaults` 可改回默认。",
+           "kept": "继续使用 FSRS 默认参数：你的参数没有预测得更准。",
+           "defaults": "已改回 FSRS 默认参数，复习计划已重建。"},
+}
+
+
+@contextlib.contextmanager
+def busy(console: Console, message: str):
+    """A spinner with a message on a terminal (just the message when output is piped)."""
+    if not console.is_terminal:
+        console.print(Text(message, style="muted"))
+        yield
+        return
+    with console.status(message):
+        yield
+
+
+def fit_words(lang: str) -> dict:
+    return FIT_WORDS.get(lang, FIT_WORDS["en"])
+
+
+def fit_view(console: Console, result, lang: str = "en") -> None:
+    words = fit_words(lang)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify in zip(words["columns"], ("left", "right", "right"), strict=True):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for label, figures in ((words["default"], result.default), (words["yours"], result.fitted)):
+        table.add_row(label, f"{figures.log_loss:.3f}", f"{figures.rmse:.3f}")
+    console.print(table)
+    console.print(para(words["on"].format(n=result.reviews), console.width, style="muted"))
+    console.print(para(words["adopted" if result.adopted else "kept"], console.width,
+                       style="key" if result.adopted else None))

@@ -75,7 +75,9 @@ def test_a_topic_line_counts_seen_answered_right_and_exercises(built):
     tensors = line_of(result, "tensors")
     assert (tensors.questions, tensors.seen, tensors.answered, tensors.right, tensors.accuracy) == (3, 2, 2, 1, 0.5)
     assert tensors.recall == pytest.approx(recall["t1"]), "the mean over the questions with a card"
-    assert tensors.readiness == pytest.approx(recall["t1"] / 3), "unseen questions count as 0"
+    assert tensors.tasks == 2
+    assert tensors.readiness == pytest.approx(recall["t1"] / 5), \
+        "over 3 questions and 2 exercise tasks, the unseen questions and the tasks without a card counting 0"
     assert (tensors.exercises_passed, tensors.exercises_total) == (1, 2)
     autograd = line_of(result, "autograd")
     assert (autograd.questions, autograd.seen, autograd.answered, autograd.right) == (2, 1, 2, 2), \
@@ -200,12 +202,16 @@ def test_the_markdown_report(built):
         "| Topic | Seen | Accuracy | Recall now | Exercises | Readiness |",
         "| --- | ---: | ---: | ---: | ---: | ---: |"]
     assert lines[8] == (f"| Tensors and fundamentals | 2/3 | 50% | {percent(recall['t1'])} | 1/2 | "
-                        f"{percent(recall['t1'] / 3)} |")
+                        f"{percent(recall['t1'] / 5)} |")  # 3 questions and 2 exercise tasks
     assert lines[10] == "| Data loading | 0/0 | - | - | 0/0 | 0% |"
     assert lines[14] == "| GPU and devices | 0/1 | - | - | 0/1 | 0% |"
     custom = 8 + len(topics.TOPIC_SLUGS)  # one row a topic, in the topic list's order, then the bank-only topic
     assert lines[custom] == f"| custom | 1/1 | 0% | {percent(recall['c1'])} | 0/0 | {percent(recall['c1'])} |"
     assert lines[custom + 1:] == [
+        "", "Readiness: predicted recall now, over every question and exercise task of the topic (unseen questions "
+        "and tasks not passed yet count 0).",
+        "", "Calibration on 1 review a day or more apart: 90%–95%: predicted 95%, right 0% (1). Log loss 2.935, "
+        "RMSE 0.947.",
         "", "## Work on these next", "",
         "- **Tensors and fundamentals** (2/3 questions seen, 50% right, 1 due for review): "
         "`torchprep review --topic tensors`, `torchprep quiz --topic tensors`, `torchprep start ex-t2`",
@@ -298,12 +304,12 @@ def test_the_html_report_is_one_self_contained_page(built):
     assert f"<style>{report.HTML_STYLE}</style>" in page
     assert ('<p class="summary">Generated 2026-05-10 12:00 UTC · 5 answers,\n60% right · 2 reviews due · exercises '
             'passed\n1/3</p>') in page
-    tensors_width = int(round(80 * recall["t1"] / 3))
+    tensors_width = int(round(80 * recall["t1"] / 5))
     assert (f"<tr><td>Tensors and fundamentals</td><td>2/3</td><td>50%</td><td>{percent(recall['t1'])}</td>"
             f'<td>1/2</td><td><span class="track"><span class="bar" style="width:{tensors_width}px"></span></span>'
-            f"{percent(recall['t1'] / 3)}</td></tr><tr><td>Autograd</td>") in page
+            f"<span class=\"pct\">{percent(recall['t1'] / 5)}</span></td></tr><tr><td>Autograd</td>") in page
     assert ('<tr><td>GPU and devices</td><td>0/1</td><td>-</td><td>-</td><td>0/1</td><td><span class="track">'
-            '<span class="bar" style="width:0px"></span></span>0%</td></tr>') in page
+            '<span class="bar" style="width:0px"></span></span><span class="pct">0%</span></td></tr>') in page
     assert ("<h2>Work on these next</h2><ul><li><strong>Tensors and fundamentals</strong> (2/3 questions seen, 50% "
             "right, 1 due for review): <code>torchprep review --topic tensors</code>, <code>torchprep quiz --topic "
             "tensors</code>, <code>torchprep start ex-t2</code></li><li><strong>Autograd</strong>") in page
@@ -361,3 +367,32 @@ def test_an_exercise_check_on_the_first_day_of_the_activity_window_is_counted(tm
                                                                             tzinfo=timezone.utc)))
         built = report.build(store, [], [], NOW)
     assert built.activity[0].day == first and built.activity[0].attempts == 1
+
+
+def test_readiness_is_predicted_recall_on_the_interview_date_and_a_past_date_means_now(tmp_path):
+    with Store.open(tmp_path) as store:
+        store.record_answer(Answer("t1", "tensors", "choice", "right", 1.0, NOW - timedelta(days=1)))
+        review.rebuild(store, EXERCISES)
+        card = review.load_cards(store)["t1"]
+        week = report.build(store, QUESTIONS, EXERCISES, NOW, interview=(NOW + timedelta(days=7)).date())
+        past = report.build(store, QUESTIONS, EXERCISES, NOW, interview=(NOW - timedelta(days=1)).date())
+    assert week.readiness_on == (NOW + timedelta(days=7)).date() and past.readiness_on is None
+    tensors = line_of(week, "tensors")
+    assert tensors.readiness == pytest.approx(review.recall(card, NOW + timedelta(days=7)) / 5)
+    assert tensors.readiness < line_of(past, "tensors").readiness, "recall falls between now and the date"
+    assert "on " + (NOW + timedelta(days=7)).date().isoformat() in report.to_markdown(week)
+
+
+def test_the_reports_prediction_figures_are_those_of_the_review_history(built, tmp_path):
+    from quiz import fit
+
+    result, _ = built
+    with Store.open(tmp_path) as store:  # the fixture's store
+        _, reviews = review.history(store.answers(), store.events(), review.hint_tasks_of(EXERCISES))
+    figures = fit.quality(reviews)
+    assert figures.reviews == 1 and result.prediction == {"reviews": 1, "log_loss": pytest.approx(figures.log_loss),
+                                                           "rmse": pytest.approx(figures.rmse)}
+    assert [b["reviews"] for b in result.calibration] == [1]
+    assert result.fit is None and not result.fit_ready
+    page = report.to_html(result)
+    assert "Predictions against your answers" in page and 'class="dot"' in page

@@ -154,8 +154,8 @@ class TestReport:
         assert lines["gpu"].questions == 0 and lines["gpu"].accuracy is None
         assert built.answered == 5 and built.accuracy == pytest.approx(3 / 5)
         assert (built.exercises_passed, built.exercises_total) == (1, 2)
-        # readiness = mean recall over all the topic's questions, unseen counting 0
-        assert tensors.readiness == pytest.approx(tensors.recall * 1 / 2)
+        # readiness = mean recall over the topic's questions and exercise tasks, unseen and unpassed counting 0
+        assert tensors.tasks == 1 and tensors.readiness == pytest.approx(tensors.recall * 1 / (2 + tensors.tasks))
 
     def test_weakest_topics_come_with_commands(self, built):
         assert len(built.weakest) == 3

@@ -549,8 +549,11 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
 def fit(ctx: typer.Context,
         defaults: bool = typer.Option(False, "--defaults", help="Go back to FSRS's default parameters."),
         as_json: bool = JSON_OPTION, lang: str = LANG_OPTION) -> None:
-    """Fit the review scheduler to your own answers (FSRS's optimizer, in a child process) and use the fit when
-    it predicts your recall better than the defaults. Needs 512 reviews a day or more apart."""
+    """Fit the review scheduler to your own answers, once you have 512 reviews a day or more apart.
+
+    FSRS's optimizer runs in a child process; its parameters are used only when they predict your recall
+    better (a lower log loss on your reviews) than the defaults.
+    """
     import json
 
     from quiz import fit as fitting

@@ -10,6 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Under pytest-xdist every worker grades submissions side by side with the others: one torch thread each, or
+# N workers on N cores run N x N threads that take turns (what `torchprep grade --jobs` does for itself; see
+# runner._threads_for). The grading children inherit this through the judge and the sandbox's environment.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_BANK = Path(__file__).resolve().parent / "banks" / "sample.yaml"
 

@@ -243,3 +243,15 @@ def test_the_zygote_starts_every_run_when_requests_arrive_together(tmp_path):
     finally:
         zygote.close()
     assert codes == [0, 0, 0, 0], [(work.name, (work / "log").read_text()[-300:]) for work in tmp_path.iterdir()]
+
+
+def test_gradings_side_by_side_share_the_cores_out_unless_the_user_set_the_threads(monkeypatch):
+    from quiz.grading import runner
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert runner._threads_for(1) is None, "one grading keeps torch's own default"
+    assert (runner._threads_for(2), runner._threads_for(3), runner._threads_for(16)) == ("4", "2", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert runner._threads_for(2) is None, "a thread count the user set is theirs"

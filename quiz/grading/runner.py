@@ -102,8 +102,20 @@ def _job(exercise: Exercise, submissions: Sequence[Path], *, jobs: int, timeout:
     }
 
 
-def _start_judge(errors, *, serve: bool = False) -> subprocess.Popen:
+def _threads_for(jobs: int) -> str | None:
+    """torch's threads for each of ``jobs`` gradings side by side: the cores shared out, so that two gradings on
+    two cores do not run four threads that take turns (a matrix-heavy test then runs several times slower).
+    None leaves torch's own default (a single grading, or a thread count the user set)."""
+    if jobs <= 1 or any(name in os.environ for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    return str(max(1, (os.cpu_count() or 1) // jobs))
+
+
+def _start_judge(errors, *, serve: bool = False, jobs: int = 1) -> subprocess.Popen:
     environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    threads = _threads_for(jobs)
+    if threads is not None:
+        environment.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     package_root = str(paths.PACKAGE_DIR.parent)  # the judge imports this very quiz package
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
     return subprocess.Popen([sys.executable, "-m", "quiz.grading.judge", *(["--serve"] if serve else [])],
@@ -143,7 +155,7 @@ def grade_many(exercise: Exercise, submissions: Sequence[Path], *, jobs: int = 1
     with tempfile.TemporaryFile() as errors, tempfile.TemporaryDirectory(prefix="torchprep-judge-") as scratch:
         job = _job(exercise, submissions, jobs=jobs, timeout=timeout, memory_gib=memory_gib, home_dir=home_dir,
                    hidden_reference=hidden_reference, isolate=isolate, token=token, scratch=scratch)
-        process = _start_judge(errors)
+        process = _start_judge(errors, jobs=jobs)
         results = None
         with _killed_on_signal(process, token):
             try:

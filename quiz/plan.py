@@ -37,6 +37,10 @@ benchmarks/plan_simulation.py checks it on a simulated learner with stabilities 
 "fsrs" (plain FSRS: due reviews, then new questions) with the same minutes a day: recall on the date is higher
 with this rule at 3, 7 and 14 days, whether or not the bank fits the time.
 
+Exercise tasks. A task passed before is a card (quiz/review.py) and is reviewed like a question, TASK_MINUTES
+each (re-doing it from a fresh starter): promised a late review, or reviewed when due. Exercises not passed
+yet are planned whole, EXERCISE_MINUTES each, as new work.
+
 Predictions assume each planned answer is right (Good); ``torchprep today`` replans from the real answers.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
-from quiz import paths, topics
+from quiz import __version__, paths, topics
 from quiz.bank import Text, parse_text
 from quiz.errors import NotFound, QuizError
 from quiz.store import Attempt, parse_time, utcnow
@@ -59,6 +58,8 @@ class Exercise:
 
 
 def _read(folder: Path) -> tuple[Exercise | None, list[str]]:
+    import yaml  # here, not at the top: a catalog read from the cache never needs it
+
     file = folder / "exercise.yaml"
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -154,9 +155,49 @@ def problems(root: Path | None = None) -> list[str]:
     return scan(root)[1]
 
 
-def load(root: Path | None = None) -> list[Exercise]:
-    """Every exercise in learning order. A broken catalog is our bug: it raises with every problem."""
-    exercises, found = scan(root)
+def cached_scan(root: Path | None = None, cache_dir: Path | None = None) -> tuple[list[Exercise], list[str]]:
+    """scan, remembered in ``cache_dir`` under the path, size and modification time of every exercise.yaml:
+    parsing 40 YAML files costs more than the rest of a report. Any trouble with the cache costs a parse."""
+    import pickle
+
+    root = root or paths.exercises_dir()
+    if cache_dir is None or not root.is_dir():
+        return scan(root)
+    try:
+        stamps = sorted((folder.name, stat.st_mtime_ns, stat.st_size) for folder in root.iterdir()
+                        if (stat := _stat(folder / "exercise.yaml")) is not None)
+    except OSError:
+        return scan(root)
+    key = hashlib.sha256(repr((str(root.resolve()), stamps, __version__)).encode()).hexdigest()[:32]
+    entry = cache_dir / f"catalog-{key}.pickle"
+    try:
+        with open(entry, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # noqa: BLE001 - a missing or stale cache entry only costs a parse
+        pass
+    result = scan(root)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = entry.with_suffix(f".{os.getpid()}.tmp")
+        with open(temporary, "wb") as handle:
+            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, entry)
+    except OSError:
+        pass  # a read-only home still gets its catalog, just not faster next time
+    return result
+
+
+def _stat(path: Path):
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def load(root: Path | None = None, cache_dir: Path | None = None) -> list[Exercise]:
+    """Every exercise in learning order (remembered in ``cache_dir`` when given, see cached_scan). A broken
+    catalog is our bug: it raises with every problem."""
+    exercises, found = cached_scan(root, cache_dir)
     if found:
         raise QuizError("the exercise catalog is broken:\n  " + "\n  ".join(found))
     return exercises

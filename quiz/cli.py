@@ -178,6 +178,13 @@ def _state(ctx: typer.Context) -> State:
     return ctx.find_object(State) or State()
 
 
+def _catalog(home: Path | None = None):
+    """The exercise catalog, remembered in the cache of the home in use (see catalog.cached_scan)."""
+    from quiz import catalog, paths
+
+    return catalog.load(cache_dir=paths.cache_dir(paths.home(home)))
+
+
 def _open_store(ctx: typer.Context, console):
     from quiz import paths, ui
     from quiz.store import Store
@@ -290,7 +297,7 @@ def review_command(
         cards = review.load_cards(store)
         now = utcnow()
         due = review.due_questions(candidates, cards, now)[:count]
-        tasks = _due_tasks(cards, now, wanted)
+        tasks = _due_tasks(cards, now, wanted, _state(ctx).home)
         if not due:
             ui.due_tasks_view(console, tasks, lang)
             if not tasks:
@@ -302,7 +309,7 @@ def review_command(
     ui.due_tasks_view(console, tasks, lang)
 
 
-def _due_tasks(cards, now, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
+def _due_tasks(cards, now, wanted: tuple[str, ...], home: Path | None) -> list[tuple[str, str]]:
     """The exercise tasks due now (of the exercises of these topics, when some are named)."""
     from quiz import review
 
@@ -311,7 +318,7 @@ def _due_tasks(cards, now, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
         return []
     from quiz import catalog
 
-    exercises = {e.id: e for e in catalog.load()}
+    exercises = {e.id: e for e in _catalog(home)}
     return [(exercise_id, task) for exercise_id, task in tasks if exercise_id in exercises
             and (not wanted or exercises[exercise_id].topic in wanted)]
 
@@ -416,7 +423,7 @@ def report(
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = report_module.build(store, loaded.questions, catalog.load(), utcnow(), lang,
+        built = report_module.build(store, loaded.questions, _catalog(_state(ctx).home), utcnow(), lang,
                                     interview=_interview_date(store.setting("interview")))
     if output_format is None:
         ui.report_view(console, built, lang)  # with the countdown, from the date readiness is predicted for
@@ -473,13 +480,13 @@ def _interview(store, interview: str | None, hours_per_day: float | None):
 DEFAULT_HOURS = 2.0
 
 
-def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None, cards=None):
+def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None, cards=None, home=None):
     from quiz import catalog, review
     from quiz import plan as plan_module
     from quiz.store import utcnow
 
     day, hours = _interview(store, interview, hours_per_day)
-    exercises = catalog.load()
+    exercises = _catalog(home)
     passed = {a.exercise_id for a in store.attempts() if a.status == "pass"}
     cards = review.load_cards(store) if cards is None else cards
     built = plan_module.build(loaded.questions, cards, store.answers(), utcnow(), day, hours,
@@ -508,7 +515,7 @@ def plan(ctx: typer.Context, interview: str | None = INTERVIEW_OPTION, hours_per
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
-        built = _build_plan(store, loaded, interview, hours_per_day)
+        built = _build_plan(store, loaded, interview, hours_per_day, home=_state(ctx).home)
     if as_json:
         print(json.dumps(built.to_json(), ensure_ascii=False, indent=1))
         return
@@ -528,7 +535,7 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
     loaded = _load_bank(ctx, bank, console)
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)  # one read: the plan's and the quiz's
-        built = _build_plan(store, loaded, None, None, cards)
+        built = _build_plan(store, loaded, None, None, cards, home=_state(ctx).home)
         day = built.today()
         if as_json:
             print(json.dumps(built.to_json()["days"][0], ensure_ascii=False, indent=1))
@@ -603,7 +610,7 @@ def mock(
                          f"{mock_module.MAX_MINUTES} minutes (45 is a typical first round)")
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console)
-    exercises = catalog.load()
+    exercises = _catalog(_state(ctx).home)
     folder = _workspace(workspace) / "mock"
 
     def fresh_copy(exercise):
@@ -690,7 +697,7 @@ def progress_reset(
     with _open_store(ctx, console) as store:
         backup = paths.home(_state(ctx).home) / "backups" / f"progress-{now:%Y%m%d-%H%M%S}.json"
         progress.write_export(store, backup, now)
-        exercise_ids = [e.id for e in catalog.load() if e.topic == slug] if slug else []
+        exercise_ids = [e.id for e in _catalog(_state(ctx).home) if e.topic == slug] if slug else []
         removed = store.forget(slug, exercise_ids)
         review.rebuild(store)
     ui.plain(console, f"✓ Forgot {what} ({removed.get('answers', 0)} answers, {removed.get('attempts', 0)} exercise "
@@ -717,7 +724,7 @@ def _exercise_list(ctx: typer.Context, workspace: Path | None, lang: str) -> Non
     from quiz import catalog, ui
 
     console = ui.make_console()
-    exercises = catalog.load()
+    exercises = _catalog(_state(ctx).home)
     with _open_store(ctx, console) as store:
         attempts = {e.id: store.attempts(e.id) for e in exercises}
     ui.exercise_list(console, catalog.statuses(exercises, attempts, _workspace(workspace)), _check_lang(lang))
@@ -811,7 +818,7 @@ def check(
     from quiz.grading import runner
 
     console = ui.make_console()
-    exercises = catalog.load()
+    exercises = _catalog(_state(ctx).home)
     with _open_store(ctx, ui.make_console(stderr=True)) as store:
         if exercise_id:
             exercise = catalog.get(exercise_id, exercises)
@@ -853,7 +860,7 @@ def watch(
 
     lang = _check_lang(lang)
     console = ui.make_console()
-    exercises = catalog.load()
+    exercises = _catalog(_state(ctx).home)
     with _open_store(ctx, ui.make_console(stderr=True)) as store:
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "watch", lang))
@@ -956,7 +963,7 @@ def hint(ctx: typer.Context,
 
     console = ui.make_console()
     with _open_store(ctx, console) as store:
-        exercises = catalog.load()
+        exercises = _catalog(_state(ctx).home)
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "hint", _check_lang(lang)))
         shown, failing = catalog.hint_history(store.events(), exercise.id)
@@ -980,7 +987,7 @@ def solution(
     lang = _check_lang(lang)
     console = ui.make_console()
     with _open_store(ctx, console) as store:
-        exercises = catalog.load()
+        exercises = _catalog(_state(ctx).home)
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "solution"))
         passed = any(a.status == "pass" for a in store.attempts(exercise.id))

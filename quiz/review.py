@@ -250,9 +250,9 @@ def hint_tasks_of(exercises: Iterable) -> dict[str, tuple[str | None, ...]]:
 def store_history(store: Store, exercises: Iterable | None = None) -> tuple[dict[str, fsrs.Card], list[Review]]:
     """The history of this store under its parameters (the built-in catalog's hints unless told otherwise)."""
     if exercises is None:
-        from quiz import catalog
+        from quiz import catalog, paths
 
-        exercises = catalog.load()
+        exercises = catalog.load(cache_dir=paths.cache_dir(store.path.parent))
     activate(store)
     return history(store.answers(), store.events(), hint_tasks_of(exercises))
 

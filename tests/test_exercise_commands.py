@@ -207,3 +207,25 @@ def test_the_exercise_list_is_one_line_an_exercise_at_80_columns_in_both_languag
         assert all(status in row and "…" not in row for row in rows), out
         assert max(len(line) for line in out.splitlines()) <= 80
     assert "not started" not in cli("exercises", "--lang", "zh").output
+
+
+def test_the_catalog_cache_gives_the_parse_and_a_changed_exercise_yaml_is_read_again(tmp_path):
+    import shutil
+
+    from quiz import catalog
+
+    root = tmp_path / "exercises"
+    shutil.copytree(catalog.paths.exercises_dir() / "tensor_ops", root / "tensor_ops")
+    cache = tmp_path / "cache"
+    parsed = catalog.scan(root)
+    assert catalog.cached_scan(root, cache) == parsed
+    assert list(cache.glob("catalog-*.pickle")), "the scan is remembered"
+    assert catalog.cached_scan(root, cache) == parsed, "and read back the same"
+    yaml_file = root / "tensor_ops" / "exercise.yaml"
+    yaml_file.write_text(yaml_file.read_text(encoding="utf-8").replace("difficulty: 1", "difficulty: 2"),
+                         encoding="utf-8")
+    (changed,), _ = catalog.cached_scan(root, cache)
+    assert changed.difficulty == 2, "an edited exercise.yaml is parsed again, not read from the cache"
+    for entry in cache.glob("catalog-*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    assert catalog.cached_scan(root, cache)[0][0].difficulty == 2, "a broken cache entry costs a parse"

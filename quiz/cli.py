@@ -316,7 +316,6 @@ def _due_tasks(cards, now, wanted: tuple[str, ...], home: Path | None) -> list[t
     tasks = review.due_tasks(cards, now)
     if not tasks:  # the catalog is read only when some task is due
         return []
-    from quiz import catalog
 
     exercises = {e.id: e for e in _catalog(home)}
     return [(exercise_id, task) for exercise_id, task in tasks if exercise_id in exercises
@@ -408,8 +407,8 @@ def report(
     bank: list[Path] = BANK_OPTION,
 ) -> None:
     """Where you stand: by topic, the three weakest topics with what to run next, and your last 30 days."""
-    from quiz import catalog, ui
     from quiz import report as report_module
+    from quiz import ui
     from quiz.store import utcnow
 
     lang = _check_lang(lang)
@@ -481,8 +480,8 @@ DEFAULT_HOURS = 2.0
 
 
 def _build_plan(store, loaded, interview: str | None, hours_per_day: float | None, cards=None, home=None):
-    from quiz import catalog, review
     from quiz import plan as plan_module
+    from quiz import review
     from quiz.store import utcnow
 
     day, hours = _interview(store, interview, hours_per_day)
@@ -599,8 +598,8 @@ def mock(
     """A timed mock interview: open questions from different topics and one coding exercise, then a score."""
     import shutil
 
-    from quiz import catalog, review, ui
     from quiz import mock as mock_module
+    from quiz import review, ui
     from quiz.grading import runner
     from quiz.store import utcnow
 
@@ -684,7 +683,7 @@ def progress_reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Forget your progress (all of it, or one topic's), after a confirmation and a backup export."""
-    from quiz import catalog, paths, progress, review, ui
+    from quiz import paths, progress, review, ui
     from quiz.store import utcnow
 
     console = ui.make_console()

@@ -455,7 +455,7 @@ def due_tasks_view(console: Console, tasks, lang: str = "en") -> None:
     console.print(Text(words["head"], style="key"))
     for exercise_id, names in by_exercise.items():
         # Padding keeps the indent on every wrapped line.
-        names_line = f"{exercise_id}: " + words["sep"].join(f"`{name}`" for name in names)
+        names_line = exercise_id + ("：" if lang == "zh" else ": ") + words["sep"].join(f"`{name}`" for name in names)
         console.print(Padding(para(names_line, console.width - 2), (0, 0, 0, 2)))
         steps = words["steps"].format(id=exercise_id, them=words["it" if len(names) == 1 else "them"])
         console.print(Padding(para(steps, console.width - 4, style="muted"), (0, 0, 0, 4)))

@@ -108,7 +108,7 @@ def test_due_tasks_come_back_in_review_with_the_commands_that_redo_them(cli, iso
     assert "adder: add" in out and "scale" not in out.split("adder:")[1].splitlines()[0]
     assert "torchprep reset adder, write it again, then torchprep check adder" in " ".join(out.split())
     zh = cli("review", "--lang", "zh", "--bank", sample_only).output
-    assert "到期复习的练习任务" in zh and "重新写一遍" in zh
+    assert "到期复习的练习任务" in zh and "重新写一遍" in zh and "adder：add" in zh
     other = cli("review", "--topic", "gpu", "--bank", sample_only).output
     assert "Exercise tasks due" not in other, "a topic filter applies to exercise tasks too (adder is tensors)"
 

@@ -9,6 +9,7 @@ and is taken out before looking.
 from __future__ import annotations
 
 import ast
+import json
 import re
 
 import pytest
@@ -104,6 +105,44 @@ def test_the_other_screens_in_chinese_have_no_english_interface_words(cli, engli
         "check passed": cli("check", "adder", "--lang", "zh", "--file",
                             fixture_catalog / "solutions" / "adder.py").output,
     }
+    found = {name: leftovers(output, english_words) for name, output in screens.items()}
+    assert {name: words for name, words in found.items() if words} == {}, "\n\n".join(
+        f"--- {name}\n{screens[name]}" for name, words in found.items() if words)
+
+
+def test_the_learning_loop_screens_in_chinese_have_no_english_interface_words(cli, isolated, english_words,
+                                                                             fixture_catalog):
+    """Due exercise tasks in review, the calibration and fit lines of the report, and torchprep fit."""
+    from datetime import datetime, timedelta, timezone
+
+    from rich.console import Console
+
+    from quiz import catalog, fit, ui
+    from quiz.grading.results import GradeResult, TestResult
+    from quiz.store import Answer, Store
+
+    past = datetime.now(timezone.utc) - timedelta(days=6)
+    with Store.open(isolated) as store:
+        for day in range(4):  # answers a day apart: scored reviews for the calibration line
+            store.record_answer(Answer("sample-choice", "tensors", "choice", "right" if day % 2 else "wrong",
+                                       float(day % 2), past + timedelta(days=day)))
+        passed = GradeResult("adder", "pass", "", (TestResult("t1", "add", "pass"), TestResult("t2", "scale", "pass")),
+                             0.1, "adder.py", "ab" * 32)
+        catalog.record_check(store, passed, catalog.get("adder"), now=past)
+        fitted = fit.FitResult(past, 600, fit.Quality(600, 0.61, 0.45), fit.Quality(600, 0.55, 0.43), (0.1,) * 21,
+                               True)
+        store.set_settings({fit.FIT_SETTING: json.dumps(fitted.to_json())})
+    console = Console(width=80, record=True, color_system=None)
+    ui.fit_view(console, fitted, "zh")
+    screens = {
+        "review with due tasks": cli("review", "--lang", "zh", input="q\n").output,
+        "report with calibration and fit": cli("report", "--lang", "zh").output,
+        "fit": console.export_text(),
+        "fit --defaults": cli("fit", "--defaults", "--lang", "zh").output,
+    }
+    assert "到期复习的练习任务" in screens["review with due tasks"]
+    assert "预测与你的实际作答对比" in screens["report with calibration and fit"]
+    assert "你的拟合" in screens["report with calibration and fit"]
     found = {name: leftovers(output, english_words) for name, output in screens.items()}
     assert {name: words for name, words in found.items() if words} == {}, "\n\n".join(
         f"--- {name}\n{screens[name]}" for name, words in found.items() if words)

@@ -8,6 +8,7 @@ changes a built-in question.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -175,7 +176,10 @@ def _repeated_keys(node: yaml.Node) -> list[tuple[str, int | None]]:
 # A folded YAML block (`zh: >-`) turns each line break into a space; between two Chinese characters that
 # space is a typo the author never wrote. Spaces between CJK characters or punctuation are dropped.
 _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u201c\u201d\u2018\u2019"  # and curly quotes
-_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
+@functools.cache
+def _space_between_cjk() -> re.Pattern:
+    # Compiled on first use: its character classes cost milliseconds a quiz from the cache never needs.
+    return re.compile(f"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
 
 
 # `x.item（）` in a Chinese text: an input method's full-width brackets inside code, which then cannot be copied.
@@ -183,7 +187,7 @@ _FULL_WIDTH_CALL = re.compile(r"[A-Za-z_][\w.]*（）")
 
 
 def _tidy(text: str) -> str:
-    return _SPACE_BETWEEN_CJK.sub("", text.strip("\n"))
+    return _space_between_cjk().sub("", text.strip("\n"))
 
 
 def parse_text(value: object) -> tuple[Text | None, str | None]:

@@ -6,6 +6,7 @@ them, so `torchprep --help` stays fast; torch is never imported in this process 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,7 +393,37 @@ def bank_stats(ctx: typer.Context, bank: list[Path] = BANK_OPTION) -> None:
     ui.bank_stats(console, bank_module.stats(_load_bank(ctx, bank, console)))
 
 
+# The commands a user waits on run in a group holding only themselves: before it runs one command, typer reads
+# the signature of every registered one (two dozen here), time a quiz's first question does not need.
+FAST_COMMANDS = ("quiz", "review", "report", "today", "topics", "plan")
+
+
+def _command_named(args: list[str]) -> str | None:
+    """The command word of a command line (after the global options), None when there is none."""
+    args = _globals_first(list(args))
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in GLOBAL_VALUE_OPTIONS:
+            index += 2
+        elif arg in GLOBAL_FLAGS or arg.split("=", 1)[0] in GLOBAL_VALUE_OPTIONS:
+            index += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
+
+
 def main() -> None:
+    import os
+
+    name = _command_named(sys.argv[1:])
+    if name in FAST_COMMANDS and not any(key.endswith("_COMPLETE") for key in os.environ):
+        fast = _app(app.info.help, cls=_Group)
+        fast.registered_callback = app.registered_callback
+        fast.registered_commands = [info for info in app.registered_commands
+                                    if (info.name or info.callback.__name__) == name]
+        fast()
+        return
     app()
 
 

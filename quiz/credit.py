@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import NamedTuple
 
-import fsrs
+from quiz.lazy import lazy_import
+
+fsrs = lazy_import("fsrs")  # loaded at the first review, after the first question shows
 
 # Kept equal to review.QUICK_S["multi"]; not imported from there, so that this stays a leaf module.
 QUICK_MULTI_S = 30.0

@@ -23,11 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import fsrs
-
 from quiz.bank import Question
+from quiz.lazy import lazy_import
 from quiz.session import Order
 from quiz.store import Answer, Store, parse_time
+
+fsrs = lazy_import("fsrs")  # loaded at the first review, after the first question shows
 
 EXERCISE_PREFIX = "exercise:"
 FSRS_PARAMETERS = "fsrs_parameters"  # the settings key of the user's fitted parameters (a JSON list)

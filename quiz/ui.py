@@ -7,6 +7,7 @@ terminals are rich's business (it honours NO_COLOR and measures Chinese characte
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -125,8 +126,11 @@ def inline(text: str, style: str | None = None) -> Text:
 # Chinese may break between any two characters, Latin words and `code` never; closing punctuation never
 # starts a line and opening punctuation never ends one. rich breaks only at spaces, so a Chinese sentence is
 # one long "word" to it: moved whole to the next line, a Latin word in it split mid-way.
-_CJK_TOKEN = re.compile(r"`[^`\n]+`|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s`\u2e80-\u9fff"
-                        r"\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+|\s+|`")
+@functools.cache
+def _cjk_token() -> re.Pattern:
+    # Compiled on first use (only text with Chinese or `code` in it is wrapped by wrap_text).
+    return re.compile(r"`[^`\n]+`|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s`\u2e80-\u9fff"
+                      r"\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+|\s+|`")
 _NO_LINE_START = set("，。、；：？！）」』》〉】,.;:?!)]}%")
 _NO_LINE_END = set("（「『《〈【([{")
 
@@ -141,7 +145,7 @@ def wrap_text(text: str, width: int, first_offset: int = 0) -> str:
     width = max(10, width)
     out_lines = []
     for paragraph in text.split("\n"):
-        tokens = _CJK_TOKEN.findall(paragraph)
+        tokens = _cjk_token().findall(paragraph)
         merged: list[str] = []
         for token in tokens:  # glue punctuation to its neighbour so neither begins or ends a line wrongly
             if merged and (token[0] in _NO_LINE_START or merged[-1][-1] in _NO_LINE_END) and not token.isspace():
@@ -170,6 +174,76 @@ def para(text: str, width: int, first_offset: int = 0, style: str | None = None)
     if has_cjk(text) or "`" in text:
         text = wrap_text(text, width, first_offset)
     return inline(text, style)
+
+
+# The colours of code, from the terminal's own palette (NO_COLOR drops them). Highlighted with the standard
+# library's tokenize rather than pygments: loading pygments' Python lexer compiles hundreds of regular
+# expressions, about 70 ms before a question with code could show, more than the rest of torchprep's start.
+CODE_STYLES = {"keyword": "magenta", "constant": "cyan", "string": "green", "number": "cyan",
+               "comment": "bright_black italic", "builtin": "cyan", "decorator": "yellow"}
+_CONSTANTS = {"True", "False", "None"}
+
+
+def highlight_python(code: str) -> list[Text]:
+    """Each line of ``code`` as Text, highlighted by token; lines as they are when the code does not tokenize
+    (a snippet that is not meant to be valid Python keeps its text)."""
+    import builtins
+    import io
+    import keyword
+    import tokenize
+
+    lines = code.split("\n")
+    texts = [Text(line) for line in lines]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return texts
+    names = set(dir(builtins))
+    previous = None
+    for token in tokens:
+        kind, text, (row, col), (end_row, end_col) = token.type, token.string, token.start, token.end
+        style = None
+        if kind == tokenize.NAME:
+            if text in _CONSTANTS:
+                style = "constant"
+            elif keyword.iskeyword(text) or keyword.issoftkeyword(text) and previous in (None, "\n"):
+                style = "keyword"
+            elif text in names:
+                style = "builtin"
+        elif kind == tokenize.STRING or kind == getattr(tokenize, "FSTRING_START", -1):
+            style = "string"
+        elif kind == tokenize.NUMBER:
+            style = "number"
+        elif kind == tokenize.COMMENT:
+            style = "comment"
+        elif kind == tokenize.OP and text == "@" and previous in (None, "\n", ""):
+            style = "decorator"
+        if kind not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            previous = text
+        elif kind in (tokenize.NL, tokenize.NEWLINE):
+            previous = "\n"
+        if style is None:
+            continue
+        for line in range(row, end_row + 1):  # a string may span lines
+            if line - 1 >= len(texts):
+                break
+            start = col if line == row else 0
+            end = end_col if line == end_row else len(lines[line - 1])
+            texts[line - 1].stylize(CODE_STYLES[style], start, end)
+    return texts
+
+
+def code_view(code: str):
+    """Code with its line numbers, as rich's Syntax draws it (numbers right-aligned two cells wider than the
+    largest, a space, then the code; a long line wrapped under the code, not under the numbers)."""
+    lines = highlight_python(code.rstrip("\n"))
+    width = len(str(len(lines))) + 2
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(width=width, justify="right", no_wrap=True, style="bright_black")
+    grid.add_column(overflow="fold")
+    for number, line in enumerate(lines, 1):
+        grid.add_row(str(number), line)
+    return grid
 
 
 def _labelled(label: str, body: Text) -> Text:
@@ -224,11 +298,8 @@ class QuizView:
         inner = self.console.width - 4  # inside the panel's border and padding
         parts: list = [para(self._t(question.prompt), inner)]
         if question.code:
-            from rich.syntax import Syntax  # pygments loads only for a question with code
-
             parts.append(Text(""))
-            parts.append(Syntax(question.code.rstrip("\n"), "python", theme=SYNTAX_THEME, line_numbers=True,
-                                word_wrap=True, background_color="default"))
+            parts.append(code_view(question.code))
         if question.choices:
             parts.append(Text(""))
             grid = Table.grid(padding=(0, 1))

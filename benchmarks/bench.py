@@ -74,6 +74,8 @@ def startup(env: dict) -> None:
             stdin="q\n")
     compare("torchprep quiz, against a bare typer command with one option", TORCHPREP + ["quiz", "--count", "1"],
             TYPER_COMMAND, env, stdin="q\n")
+    compare("torchprep quiz, a question with code, against a bare typer command with one option",
+            TORCHPREP + ["quiz", "--count", "1", "--type", "output"], TYPER_COMMAND, env, stdin="q\n")
 
 
 def check(env: dict) -> None:

@@ -275,6 +275,8 @@ def test_broken_reports_are_errors_not_passes():
     broken = record(observations=[("sum", 6, {})])
     broken["observations"] = "sum=6"
     assert judge_test(REFERENCE, broken, 4) == Verdict("error", "the run reported this test in a broken form")
+    broken["output"] = "printed before it broke"
+    assert judge_test(REFERENCE, broken, 4).output == "printed before it broke", "what it printed is still shown"
     for entry in (("sum", 6), ["sum", 6, {}, 0], [6, "sum", {}], "sum"):
         bad = record(observations=[])
         bad["observations"] = [entry]

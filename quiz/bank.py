@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quiz import __version__, paths, topics
+from quiz import __version__, paths, pickled, topics
 from quiz.errors import BankError, BankProblem
 
 if TYPE_CHECKING:
@@ -632,22 +631,7 @@ def cached_reader(cache_dir: Path | None) -> Callable[[Path], tuple[list[Questio
             return read_file(path)
         key = hashlib.sha256(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{SUPPORTED_FORMAT}|"
                              f"{__version__}".encode()).hexdigest()[:32]
-        entry = cache_dir / f"{key}.pickle"
-        try:
-            with open(entry, "rb") as handle:
-                return pickle.load(handle)
-        except Exception:  # noqa: BLE001 - a missing or stale cache entry only costs a parse
-            pass
-        result = read_file(path)
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            temporary = entry.with_suffix(f".{os.getpid()}.tmp")
-            with open(temporary, "wb") as handle:
-                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, entry)
-        except OSError:
-            pass  # a read-only home still gets its questions, just not faster next time
-        return result
+        return pickled.remembered(cache_dir / f"{key}.pickle", lambda: read_file(path))
 
     return read
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from quiz import __version__, paths, topics
+from quiz import __version__, paths, pickled, topics
 from quiz.bank import Text, parse_text
 from quiz.errors import NotFound, QuizError
 from quiz.store import Attempt, parse_time, utcnow
@@ -158,8 +157,6 @@ def problems(root: Path | None = None) -> list[str]:
 def cached_scan(root: Path | None = None, cache_dir: Path | None = None) -> tuple[list[Exercise], list[str]]:
     """scan, remembered in ``cache_dir`` under the path, size and modification time of every exercise.yaml:
     parsing 40 YAML files costs more than the rest of a report. Any trouble with the cache costs a parse."""
-    import pickle
-
     root = root or paths.exercises_dir()
     if cache_dir is None or not root.is_dir():
         return scan(root)
@@ -169,22 +166,7 @@ def cached_scan(root: Path | None = None, cache_dir: Path | None = None) -> tupl
     except OSError:
         return scan(root)
     key = hashlib.sha256(repr((str(root.resolve()), stamps, __version__)).encode()).hexdigest()[:32]
-    entry = cache_dir / f"catalog-{key}.pickle"
-    try:
-        with open(entry, "rb") as handle:
-            return pickle.load(handle)
-    except Exception:  # noqa: BLE001 - a missing or stale cache entry only costs a parse
-        pass
-    result = scan(root)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temporary = entry.with_suffix(f".{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, entry)
-    except OSError:
-        pass  # a read-only home still gets its catalog, just not faster next time
-    return result
+    return pickled.remembered(cache_dir / f"catalog-{key}.pickle", lambda: scan(root))
 
 
 def _stat(path: Path):

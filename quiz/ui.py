@@ -653,8 +653,13 @@ def exercise_list(console: Console, statuses: Sequence, lang: str = "en") -> Non
     best score."""
     words = EXERCISE_WORDS.get(lang, EXERCISE_WORDS["en"])
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    for column, justify in zip(words["columns"], ("right", "left", "left", "left", "left", "right"), strict=True):
-        table.add_column(column, justify=justify, no_wrap=True)
+    # Only the title gives way on a narrow screen (with an ellipsis): the id, the status and the score never do.
+    bests = [f"{s.best_passed}/{s.best_total}" for s in statuses if s.best_total]
+    widths = (None, max([len(s.exercise.id) for s in statuses] + [0]), None, None,
+              max([cell_len(state) for state in words["states"].values()] + [0]), max([len(b) for b in bests] + [1]))
+    for column, justify, width in zip(words["columns"], ("right", "left", "left", "left", "left", "right"), widths,
+                                      strict=True):
+        table.add_column(column, justify=justify, no_wrap=True, min_width=width)
     for position, status in enumerate(statuses, 1):  # the place in learning order, without the gaps of `order`
         exercise = status.exercise
         best = f"{status.best_passed}/{status.best_total}" if status.best_total else "-"

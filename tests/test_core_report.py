@@ -396,3 +396,52 @@ def test_the_reports_prediction_figures_are_those_of_the_review_history(built, t
     assert result.fit is None and not result.fit_ready
     page = report.to_html(result)
     assert "Predictions against your answers" in page and 'class="dot"' in page
+
+
+CALIBRATION_BINS = ({"low": 0.5, "high": 0.7, "reviews": 4, "predicted": 0.6, "recalled": 0.5},
+                    {"low": 0.9, "high": 0.95, "reviews": 16, "predicted": 0.925, "recalled": 0.75})
+
+
+def test_the_calibration_chart_puts_each_bin_at_its_prediction_and_outcome():
+    """240 by 240 with a 52-unit left margin: the square plot spans 176 units from (52, 208) to (228, 32); a dot's
+    radius grows with the square root of its reviews (3 + 7 * sqrt(n / most))."""
+    assert report.calibration_svg(CALIBRATION_BINS) == (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 260 240" width="260" height="240" role="img" '
+        'aria-label="Predicted recall against recall on your answers">'
+        '<path d="M52 32h176v176h-176z" class="frame"/>'
+        '<line x1="52" y1="208" x2="228" y2="32" class="diag"/>'
+        '<text x="52.0" y="222" text-anchor="middle">0%</text><text x="46" y="212.0" text-anchor="end">0%</text>'
+        '<text x="140.0" y="222" text-anchor="middle">50%</text><text x="46" y="124.0" text-anchor="end">50%</text>'
+        '<text x="228.0" y="222" text-anchor="middle">100%</text><text x="46" y="36.0" text-anchor="end">100%</text>'
+        '<g><title>predicted 60%, right 50% (4 reviews)</title><circle cx="157.6" cy="120.0" r="6.5" class="dot"/></g>'
+        '<g><title>predicted 92%, right 75% (16 reviews)</title><circle cx="214.8" cy="76.0" r="10.0" class="dot"/>'
+        '</g><text x="140.0" y="236" text-anchor="middle">predicted recall</text>'
+        '<text x="12" y="120.0" text-anchor="middle" transform="rotate(-90 12 120.0)">share right</text></svg>')
+
+
+def _with(built_report, **changes):
+    from dataclasses import replace
+
+    return replace(built_report, **changes)
+
+
+def test_the_prediction_notes_say_the_bins_the_figures_and_the_fit(built):
+    result, _ = built
+    fitted = {"fitted": {"log_loss": 0.5, "rmse": 0.4}, "default": {"log_loss": 0.6, "rmse": 0.45}, "adopted": True}
+    shown = _with(result, prediction={"reviews": 20, "log_loss": 0.55, "rmse": 0.41}, calibration=CALIBRATION_BINS,
+                  fit=fitted, fit_ready=False)
+    assert report.prediction_notes(shown) == [
+        "", "Calibration on 20 reviews a day or more apart: 50%–70%: predicted 60%, right 50% (4); 90%–95%: "
+            "predicted 92%, right 75% (16). Log loss 0.550, RMSE 0.410.",
+        "", "Scheduler fit: log loss 0.500 (defaults 0.600), RMSE 0.400 (defaults 0.450); your parameters are in use."]
+    kept = _with(shown, fit={**fitted, "adopted": False})
+    assert report.prediction_notes(kept)[-1].endswith("; the defaults are kept.")
+    ready = _with(result, prediction=None, calibration=(), fit=None, fit_ready=True)
+    assert report.prediction_notes(ready) == ["", "Enough reviews to fit the scheduler to you: `torchprep fit`."]
+    assert report.prediction_notes(_with(ready, fit_ready=False)) == []
+    page = report.to_html(shown)
+    assert ('<p class="note">Scheduler fit: log loss 0.500 (defaults 0.600), RMSE 0.400 (defaults 0.450); your '
+            'parameters are in use.</p>') in page
+    assert '<h2>Predictions against your answers</h2><div class="calibration"><svg' in page
+    assert "<h2>Predictions against your answers</h2>" not in report.to_html(ready), "no chart without bins"
+    assert '<p class="note">Enough reviews to fit the scheduler to you: torchprep fit.</p>' in report.to_html(ready)

@@ -146,3 +146,54 @@ def test_progress_sync_carries_task_cards_and_twice_adds_nothing(tmp_path, fixtu
 def test_a_damaged_task_event_is_skipped_not_a_crash(detail):
     damaged = {"exercise_id": "adder", "kind": "tasks", "detail": detail, "at": T0.isoformat()}
     assert reviews_of([damaged, tasks(T0 + timedelta(minutes=1), add="pass")]) == [("add", Rating.Good)]
+
+
+def test_task_card_ids_name_their_exercise_and_task_and_question_ids_are_not_tasks():
+    card_id = review.task_card_id("adder", "add")
+    assert card_id == "exercise:adder/add"
+    assert review.task_of_card(card_id) == ("adder", "add")
+    assert review.task_of_card("exercise:adder/nested/name") == ("adder", "nested/name")
+    assert review.task_of_card("sample-choice") is None
+    assert review.task_of_card("exercises:adder/add") is None
+
+
+@pytest.mark.parametrize(("status", "hints", "revealed", "rating"), [
+    ("fail", 0, False, Rating.Again), ("error", 3, True, Rating.Again), ("pass", 0, False, Rating.Good),
+    ("pass", 1, False, Rating.Hard), ("pass", 2, True, Rating.Again), ("pass", 0, True, Rating.Again),
+    ("skip", 0, False, None), ("unknown", 0, False, None)])
+def test_task_ratings(status, hints, revealed, rating):
+    assert review.task_rating(status, hints, revealed) is rating
+
+
+def test_due_tasks_most_overdue_first_and_only_of_the_exercises_asked_for():
+    cards = review.replay((), [tasks(T0, add="pass"), tasks(T0 + timedelta(minutes=1), scale="pass"),
+                               {**tasks(T0, mul="pass"), "exercise_id": "other"}], HINT_TASKS)
+    cards["sample-choice"] = review.new_card("sample-choice", T0)  # a question's card is never a task
+    later = T0 + timedelta(days=3)
+    assert review.due_tasks(cards, later) == [("adder", "add"), ("other", "mul"), ("adder", "scale")]
+    assert review.due_tasks(cards, later, ["adder"]) == [("adder", "add"), ("adder", "scale")]
+    assert review.due_tasks(cards, T0 + timedelta(minutes=2)) == [], "none is due minutes after its first pass"
+    assert review.due_tasks(cards, later, []) == []
+
+
+def test_a_check_that_moves_no_card_saves_nothing_and_says_so(tmp_path, fixture_catalog):
+    exercise = catalog.get("adder")
+    with Store.open(tmp_path / "home") as store:
+        catalog.record_check(store, result(add="pass", scale="pass"), exercise, now=T0)
+        before = store.cards()
+        assert review.update_exercise_cards(store, exercise) == [], "replaying the same events moves nothing"
+        assert store.cards() == before
+        store.record_event("adder", "tasks", json.dumps({"add": "fail"}), now=T0 + timedelta(days=4))
+        assert review.update_exercise_cards(store, exercise) == ["exercise:adder/add"]
+        assert review.load_cards(store)["exercise:adder/add"].due < T0 + timedelta(days=4, hours=1), "Again: soon"
+
+
+def test_the_history_of_a_store_uses_the_built_in_catalog_by_default(tmp_path, fixture_catalog):
+    exercise = catalog.get("adder")
+    with Store.open(tmp_path / "home") as store:
+        store.record_event("adder", "hint", "1", now=T0)
+        catalog.record_check(store, result(add="pass", scale="pass"), exercise, now=T0 + timedelta(minutes=1))
+        _, reviews = review.store_history(store)
+        assert [(r.card_id, r.rating) for r in reviews] == [("exercise:adder/add", Rating.Hard),
+                                                            ("exercise:adder/scale", Rating.Good)]
+        assert review.rebuild(store) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,30 @@ def test_an_export_of_this_version_is_read(tmp_path):
     assert progress.read_export(path) == {"format": "torchprep-progress", "version": 1, "answers": []}
     path.write_text(json.dumps({"format": "torchprep-progress", "version": 0}))
     assert progress.read_export(path)["version"] == 0
+
+
+def test_settings_travel_with_an_import_and_this_machines_own_win(tmp_path):
+    with Store.open(tmp_path / "a") as store:
+        store.set_settings({"interview": "2026-12-10", "hours_per_day": "1.5", "fsrs_parameters": "[0.1]"})
+        document = progress.export_document(store, T0)
+    with Store.open(tmp_path / "b") as store:
+        store.set_settings({"hours_per_day": "3"})
+        assert progress.import_document(store, document)["settings"] == 2
+        assert store.settings() == {"interview": "2026-12-10", "hours_per_day": "3", "fsrs_parameters": "[0.1]"}
+        assert progress.import_document(store, document)["settings"] == 0, "twice adds nothing"
+
+
+def test_the_export_is_written_beside_its_target_and_renamed_into_place(tmp_path, monkeypatch):
+    """Atomic: a temporary file in the same folder (a rename never crosses file systems), named after the
+    target, replaces it in one step."""
+    renamed = []
+    real_replace = progress.os.replace
+    monkeypatch.setattr(progress.os, "replace", lambda src, dst: (renamed.append((src, dst)), real_replace(src, dst)))
+    target = tmp_path / "out" / "p.json"
+    with Store.open(tmp_path / "a") as store:
+        filled(store)
+        progress.write_export(store, target, T0)
+    ((source, destination),) = renamed
+    assert Path(destination) == target and Path(source).parent == target.parent
+    assert Path(source).name.startswith(".p.json."), "a hidden name that says what it will become"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["p.json"]

@@ -818,3 +818,15 @@ def test_notes_on_the_catalog_reach_every_result(fake_torch, tmp_path):
     assert [r.status for r in results] == ["pass", "error"]
     assert results[0].notes == results[1].notes == (note,)
     assert zygote.run_of("s.py")["tests"] == tests.read_bytes(), "the verified copy, not the edited file, is run"
+
+
+def test_the_log_tail_is_the_last_3000_bytes_of_a_run_log(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"short log\n")
+    assert judge._tail(log) == "short log\n", "a log shorter than the limit comes back whole"
+    log.write_bytes(b"a" * 10 + b"b" * 3_000)
+    assert judge._tail(log) == "b" * 3_000
+    assert judge._tail(log, limit=4) == "bbbb"
+    log.write_bytes("é".encode() * 2_000)  # 4,000 bytes: the cut may fall inside a character
+    assert judge._tail(log).endswith("é" * 1_499) and len(judge._tail(log)) == 1_500
+    assert judge._tail(tmp_path / "missing.txt") == ""

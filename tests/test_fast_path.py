@@ -35,7 +35,7 @@ def test_help_imports_neither_torch_nor_rich(isolated):
     assert modules_after(["--help"], TORCHPREP_HOME=str(isolated)) == (False, False)
 
 
-@pytest.mark.parametrize("args", [["quiz", "--count", "3"], ["topics"], ["exercise", "list"],
+@pytest.mark.parametrize("args", [["quiz", "--count", "3"], ["topics"], ["exercise", "list"], ["report"], ["fit"],
                                   ["quiz", "--bank", str(SAMPLE_BANK), "--type", "bug"]])
 def test_quiz_and_listings_never_import_torch(isolated, args):
     torch_loaded, _ = modules_after(args, stdin="s\ns\ns\n", TORCHPREP_HOME=str(isolated))

@@ -155,25 +155,19 @@ def task_reviews(events: Iterable[dict], hint_tasks: Mapping[str, Sequence[str |
                  ) -> Iterable[tuple[str, datetime, str, int, bool]]:
     """From the exercise events in time order: (card id, when, task status, hints about the task, revealed)
     for each task of each check, the hints and a revealed solution counted since that task's last check."""
-    hints: dict[str, int] = {}
-    revealed: dict[str, bool] = {}
+    hints: dict[str, int] = {}  # card id (or the exercise's "*") -> hints since the task's last check
+    revealed: dict[str, bool] = {}  # exercise id -> its solution was shown since its last check
     for event in events:
         exercise_id, kind, detail = event["exercise_id"], event["kind"], event.get("detail")
-        prefix = task_card_id(exercise_id, "")
+        whole = task_card_id(exercise_id, "*")  # what is about the exercise as a whole counts for each task
         if kind == "hint" and (detail or "").isdecimal():
             tasks = hint_tasks.get(exercise_id, ())
             number = int(detail)
             task = tasks[number - 1] if 0 < number <= len(tasks) else None
-            if task is None:  # a hint about the exercise as a whole counts for each of its tasks
-                for card_id in [c for c in hints if c.startswith(prefix)] + [task_card_id(exercise_id, "*")]:
-                    hints[card_id] = hints.get(card_id, 0) + 1
-            else:
-                card_id = task_card_id(exercise_id, task)
-                hints[card_id] = hints.get(card_id, 0) + 1
-        elif kind == "revealed":
-            revealed[task_card_id(exercise_id, "*")] = True
-            for card_id in [c for c in revealed if c.startswith(prefix)]:
-                revealed[card_id] = True
+            card_id = whole if task is None else task_card_id(exercise_id, task)
+            hints[card_id] = hints.get(card_id, 0) + 1
+        elif kind == "revealed":  # the whole solution: every task
+            revealed[exercise_id] = True
         elif kind == "tasks":
             try:
                 statuses = json.loads(detail or "{}")
@@ -181,15 +175,13 @@ def task_reviews(events: Iterable[dict], hint_tasks: Mapping[str, Sequence[str |
                 continue
             if not isinstance(statuses, dict):
                 continue
-            whole = task_card_id(exercise_id, "*")
             for task, status in statuses.items():
                 card_id = task_card_id(exercise_id, str(task))
                 yield (card_id, parse_time(event["at"]), str(status), hints.get(card_id, 0) + hints.get(whole, 0),
-                       revealed.get(card_id, False) or revealed.get(whole, False))
+                       revealed.get(exercise_id, False))
                 hints[card_id] = 0
-                revealed[card_id] = False
             hints.pop(whole, None)
-            revealed.pop(whole, None)
+            revealed.pop(exercise_id, None)
 
 
 def task_rating(status: str, hints: int, revealed: bool) -> fsrs.Rating | None:

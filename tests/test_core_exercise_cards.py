@@ -197,3 +197,11 @@ def test_the_history_of_a_store_uses_the_built_in_catalog_by_default(tmp_path, f
         assert [(r.card_id, r.rating) for r in reviews] == [("exercise:adder/add", Rating.Hard),
                                                             ("exercise:adder/scale", Rating.Good)]
         assert review.rebuild(store) == 2
+
+
+def test_a_hint_about_the_whole_exercise_counts_for_each_of_its_tasks_until_the_next_check():
+    history = [event("hint", T0, "1"), tasks(T0 + timedelta(minutes=1), add="pass", scale="pass"),
+               tasks(T0 + timedelta(days=3), add="pass", scale="pass")]
+    _, reviews = review.history((), history, {"adder": (None,)})
+    assert [(r.card_id.removeprefix("exercise:adder/"), r.rating) for r in reviews] == [
+        ("add", Rating.Hard), ("scale", Rating.Hard), ("add", Rating.Good), ("scale", Rating.Good)]

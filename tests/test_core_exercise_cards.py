@@ -205,3 +205,34 @@ def test_a_hint_about_the_whole_exercise_counts_for_each_of_its_tasks_until_the_
     _, reviews = review.history((), history, {"adder": (None,)})
     assert [(r.card_id.removeprefix("exercise:adder/"), r.rating) for r in reviews] == [
         ("add", Rating.Hard), ("scale", Rating.Hard), ("add", Rating.Good), ("scale", Rating.Good)]
+
+
+def test_task_reviews_count_the_hints_about_each_task_since_its_last_check():
+    history = [event("hint", T0, "1"), event("hint", T0, "2"), event("hint", T0, "3"),
+               tasks(T0 + timedelta(minutes=1), add="pass", scale="fail"),
+               event("hint", T0 + timedelta(minutes=2), "3"), event("hint", T0 + timedelta(minutes=2), "0"),
+               event("revealed", T0 + timedelta(minutes=3)), tasks(T0 + timedelta(minutes=4), add="pass", scale="pass"),
+               tasks(T0 + timedelta(minutes=5), add="skip", scale="error")]
+    got = [(card.removeprefix("exercise:adder/"), status, hints, revealed)
+           for card, _, status, hints, revealed in review.task_reviews(history, HINT_TASKS)]
+    assert got == [("add", "pass", 2, False), ("scale", "fail", 1, False),
+                   ("add", "pass", 1, True), ("scale", "pass", 2, True),  # hint "0" is about no task: all of them
+                   ("add", "skip", 0, False), ("scale", "error", 0, False)]
+
+
+def test_stored_parameters_are_used_only_when_they_are_a_valid_fsrs_parameter_list(tmp_path):
+    import fsrs as fsrs_module
+
+    defaults = list(fsrs_module.scheduler.DEFAULT_PARAMETERS)
+    with Store.open(tmp_path / "home") as store:
+        assert review.stored_parameters(store) is None
+        for text, expected in ((json.dumps(defaults), tuple(defaults)), ("not json", None), ("[1, 2]", None),
+                               (json.dumps(["a"] * len(defaults)), None), ("", None), ("{}", None)):
+            store.set_settings({review.FSRS_PARAMETERS: text})
+            assert review.stored_parameters(store) == expected, text
+        store.set_settings({review.FSRS_PARAMETERS: json.dumps(defaults[:-1] + [0.5])})
+        review.activate(store)
+        assert review.scheduler().parameters[-1] == 0.5
+        store.set_settings({review.FSRS_PARAMETERS: None})
+        review.activate(store)
+        assert review.scheduler().parameters == tuple(defaults)

@@ -13,6 +13,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -41,9 +42,32 @@ def _run(source: str) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="torchprep-snippet-") as folder:
         os.chdir(folder)
         try:
-            return _exec(source)
+            outcome = _exec(source)
         finally:
             os.chdir("/")
+    _end_children()
+    return outcome
+
+
+def _end_children() -> None:
+    """Kill what the snippet started and left running (a rank of a process group stuck in its rendezvous):
+    this worker waits for its children when it exits, so one left behind would hang the whole run."""
+    # A DataLoader's SIGCHLD handler would take its persistent workers' end for a crash and raise.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for child in multiprocessing.active_children():
+        try:
+            child.kill()
+            child.join(5)
+        except Exception:  # noqa: BLE001 - the snippet's verdict is already made; only the cleanup is left
+            pass
+
+
+def _kill_worker(process) -> None:
+    """A hung worker and everything below it: each worker leads its own process group (see _pool)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 def _seed_everything() -> None:
@@ -85,9 +109,11 @@ def _warm_context():
 
 def _pool(workers: int = 2) -> ProcessPoolExecutor:
     if sys.version_info >= (3, 11) and "fork" in multiprocessing.get_all_start_methods():
-        return ProcessPoolExecutor(max_workers=workers, mp_context=_warm_context(), max_tasks_per_child=1)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=_warm_context(), max_tasks_per_child=1,
+                                   initializer=os.setpgrp)
     # pragma: no cover - Python 3.10 or Windows: a fresh interpreter for each snippet
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=getattr(os, "setpgrp", None))
 
 
 def stream(sources: dict[str, str], emit, workers: int = 2) -> None:
@@ -120,7 +146,7 @@ def stream(sources: dict[str, str], emit, workers: int = 2) -> None:
                     remaining.pop(key)
                     emit(key, Outcome(False, "", f"TimeoutError: still running after {SNIPPET_TIMEOUT_S} s"))
             for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
+                _kill_worker(process)
             pool.shutdown(wait=False, cancel_futures=True)
         else:
             pool.shutdown()
@@ -143,14 +169,7 @@ def main() -> None:
 
 
 def run_all(sources: dict[str, str]) -> dict[str, Outcome]:
-    """id -> Outcome for every snippet."""
-    pool = _pool()
-    results = {}
-    with pool:
-        futures = {key: pool.submit(_run, source) for key, source in sources.items()}
-        for key, future in futures.items():
-            try:
-                results[key] = future.result(timeout=SNIPPET_TIMEOUT_S)
-            except Exception as error:  # noqa: BLE001 - a timeout or a crashed child is a failure of that snippet
-                results[key] = Outcome(False, "", f"{type(error).__name__}: {error}")
+    """id -> Outcome for every snippet (through stream: a snippet that hangs is killed, never waited for)."""
+    results: dict[str, Outcome] = {}
+    stream(sources, results.__setitem__)
     return results

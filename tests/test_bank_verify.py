@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 from quiz import verify
@@ -110,3 +111,32 @@ def test_differences_judge_every_kind_of_block_as_the_suite_does():
 def test_questions_that_need_a_gpu_are_left_out_without_one():
     gpu = question("output", code="print(1)", output="1", cuda=True)
     assert verify.snippets([gpu], cuda=False) == {} and list(verify.snippets([gpu])) == ["output:q-output"]
+
+
+def test_a_snippet_that_hangs_or_leaves_a_process_behind_never_hangs_the_run(monkeypatch):
+    """run_all (the suite's) and stream (`bank verify`'s) kill a hung snippet and whatever a snippet left
+    running: a rank of a process group stuck in its rendezvous once hung the suite in the pool's shutdown."""
+    import time
+
+    from quiz import snippets
+
+    monkeypatch.setattr(snippets, "SNIPPET_TIMEOUT_S", 8)
+    left_behind = ("import multiprocessing, time\n"
+                   "p = multiprocessing.Process(target=time.sleep, args=(600,))\n"
+                   "p.start()\n"
+                   "print(p.pid)\n")
+    started = time.monotonic()
+    results = snippets.run_all({"hangs": "import time\ntime.sleep(600)\n", "leaves": left_behind,
+                                "fine": "print(1 + 1)\n"})
+    assert time.monotonic() - started < 60, "neither snippet was waited for"
+    assert results["fine"] == snippets.Outcome(True, "2\n", "")
+    assert not results["hangs"].ok and "still running after 8 s" in results["hangs"].error
+    assert results["leaves"].ok
+    orphan = int(results["leaves"].stdout)
+    time.sleep(0.5)
+    try:
+        os.kill(orphan, 0)
+        alive = open(f"/proc/{orphan}/stat").read().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        alive = False
+    assert not alive, "the process the snippet started was killed"

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from quiz import __version__
+from quiz import __version__, options
 from quiz.errors import QuizError, UsageError
 
 METAVARS = {"topic": "TOPIC", "difficulty": "1-3", "qtype": "TYPE", "count": "N", "lang": "en|zh", "seed": "N",
@@ -48,10 +48,12 @@ class _HelpGroup(TyperGroup):
         command = super().get_command(ctx, name)
         if command is not None:
             _tidy_help(command)
+            options.prepare(command)
         return command
 
     def get_params(self, ctx):
         _tidy_help(self)
+        options.prepare(self)
         return super().get_params(ctx)
 
     def format_commands(self, ctx, formatter) -> None:

@@ -7,6 +7,7 @@ never an error.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 from collections.abc import Callable
@@ -18,11 +19,16 @@ T = TypeVar("T")
 
 def remembered(entry: Path, compute: Callable[[], T]) -> T:
     """What ``entry`` holds, or ``compute()`` written there (atomically) for next time."""
+    collecting = gc.isenabled()
+    gc.disable()  # unpickling the bank makes thousands of objects and no garbage: a collection is wasted work
     try:
         with open(entry, "rb") as handle:
             return pickle.load(handle)
     except Exception:  # noqa: BLE001 - a missing or stale cache entry only costs a parse
         pass
+    finally:
+        if collecting:
+            gc.enable()
     result = compute()
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)

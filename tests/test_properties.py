@@ -222,3 +222,38 @@ def test_replaying_a_history_gives_the_same_cards_as_reviewing_it_answer_by_answ
 def _schedule(card: dict) -> dict:
     card.pop("card_id")  # fsrs names a new card after the clock's milliseconds: an id, not the schedule
     return card
+
+
+# -- wrapping Chinese and `code`: the scanner is the pattern it replaced ------------------------------------------
+
+# The regular expression quiz/ui.py wrap_tokens stands for (compiling it cost 4 ms before the first question).
+WRAP_PATTERN = (r"`[^`\n]+`|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s`\u2e80-\u9fff"
+                r"\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+|\s+|`")
+WRAP_ALPHABET = st.sampled_from(list("ab1 .,`\t\u00a0\u3000\u2028") + ["中", "文", "，", "。", "（", "）", "ｘ", "\uf900",
+                                                                      "\u2e7f", "\ufff0"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(paragraph=st.text(alphabet=WRAP_ALPHABET, max_size=40) | st.text(max_size=40).map(lambda t: t.replace("\n", "")))
+@example(paragraph="`` `x` ` 中`文`a，b　 c")
+def test_wrap_tokens_are_the_pieces_the_wrapping_pattern_finds(paragraph):
+    import re
+
+    from quiz import ui
+
+    tokens = ui.wrap_tokens(paragraph)
+    assert tokens == re.findall(WRAP_PATTERN, paragraph)
+    assert "".join(tokens) == paragraph
+
+
+def test_wrap_tokens_of_every_text_in_the_bank_are_the_patterns():
+    import re
+
+    from quiz import ui
+
+    pattern = re.compile(WRAP_PATTERN)
+    paragraphs = {paragraph for question in bank.load().questions for text in question.texts()
+                  for value in text.values() for paragraph in value.split("\n")}
+    assert len(paragraphs) > 3000
+    for paragraph in paragraphs:
+        assert ui.wrap_tokens(paragraph) == pattern.findall(paragraph), paragraph

@@ -165,7 +165,7 @@ def test_an_option_left_at_its_default_gets_what_typers_own_conversion_gives():
         ctx.set_parameter_source(param.name, ParameterSource.DEFAULT)
         ours = param.process_value(ctx, param.default)
         theirs = type(param).process_value(param, ctx, param.default)
-        assert _outcome(lambda c, v: ours, ctx, None) == _outcome(lambda c, v: theirs, ctx, None), \
+        assert _outcome(lambda c, v: v, ctx, ours) == _outcome(lambda c, v: v, ctx, theirs), \
             f"{command.name} --{param.name}"
         if isinstance(ours, list):
             assert ours is not param.default

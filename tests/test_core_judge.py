@@ -830,3 +830,130 @@ def test_the_log_tail_is_the_last_3000_bytes_of_a_run_log(tmp_path):
     log.write_bytes("é".encode() * 2_000)  # 4,000 bytes: the cut may fall inside a character
     assert judge._tail(log).endswith("é" * 1_499) and len(judge._tail(log)) == 1_500
     assert judge._tail(tmp_path / "missing.txt") == ""
+
+
+# -- the judge's process: its protocol on stdin/stdout, its signals, its zygote -------------------------------------
+
+class RecordedJudge:
+    """Stands for Judge in main(): grades each submission to a result naming it; may fail on a job."""
+
+    made: list = []
+
+    def __init__(self, job, zygote, emit):
+        self.job, self.zygote, self.closed = job, zygote, False
+        RecordedJudge.made.append(self)
+
+    def grade(self, submissions):
+        if self.job.get("explode"):
+            raise RuntimeError("grading failed")
+        return [types.SimpleNamespace(to_json=lambda s=s: {"graded": s}) for s in submissions]
+
+    def close(self):
+        self.closed = True
+
+
+class RecordedZygote:
+    made: list = []
+
+    def __init__(self):
+        self.closed = 0
+        RecordedZygote.made.append(self)
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.fixture
+def judge_process(monkeypatch):
+    """judge.main() in this process: stdin and stdout are strings, the zygote, Judge, signals and the parent's
+    death signal are recorded instead of acted on."""
+    import io
+    import json
+
+    from quiz.grading import zygote as zygote_module
+
+    RecordedJudge.made, RecordedZygote.made = [], []
+    calls = {"die_with_parent": 0, "preload": 0, "signals": {}}
+    monkeypatch.setattr(sandbox, "die_with_parent", lambda: calls.__setitem__("die_with_parent",
+                                                                             calls["die_with_parent"] + 1))
+    monkeypatch.setattr(judge, "preload", lambda: calls.__setitem__("preload", calls["preload"] + 1))
+    monkeypatch.setattr(zygote_module, "Zygote", RecordedZygote)
+    monkeypatch.setattr(judge, "Judge", RecordedJudge)
+    monkeypatch.setattr(judge.signal, "signal", lambda signum, handler: calls["signals"].__setitem__(signum, handler))
+
+    def run(stdin: str, *args: str):
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "argv", ["judge", *args])
+        try:
+            code = judge.main()
+        finally:
+            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+        return code, [json.loads(line) for line in out.getvalue().splitlines()], out.getvalue()
+
+    run.calls = calls
+    return run
+
+
+def test_the_judge_process_grades_the_one_job_on_stdin_and_says_ready_first(judge_process):
+    code, messages, raw = judge_process('{"submissions": ["a.py", "b.py"]}')
+    assert code == 0
+    assert messages == [{"ready": True}, {"results": [{"graded": "a.py"}, {"graded": "b.py"}]}]
+    assert raw.endswith("\n") and raw.count("\n") == 2  # one JSON document a line
+    assert judge_process.calls["die_with_parent"] == 1 and judge_process.calls["preload"] == 1
+    (made,) = RecordedJudge.made
+    assert made.job == {"submissions": ["a.py", "b.py"]} and made.zygote is RecordedZygote.made[0] and made.closed
+    assert RecordedZygote.made[0].closed == 1
+
+
+def test_a_serving_judge_grades_each_line_as_a_job_and_skips_blank_lines(judge_process):
+    stdin = '{"submissions": ["a.py"]}\n\n   \n{"submissions": ["b.py", "c.py"]}\n'
+    code, messages, _ = judge_process(stdin, "--serve")
+    assert code == 0
+    assert messages == [{"ready": True}, {"results": [{"graded": "a.py"}]},
+                        {"results": [{"graded": "b.py"}, {"graded": "c.py"}]}]
+    assert [j.job["submissions"] for j in RecordedJudge.made] == [["a.py"], ["b.py", "c.py"]]
+    assert all(j.closed for j in RecordedJudge.made) and RecordedZygote.made[0].closed == 1
+
+
+def test_a_job_that_fails_still_closes_its_judge_and_the_zygote(judge_process):
+    with pytest.raises(RuntimeError, match="grading failed"):
+        judge_process('{"submissions": ["a.py"], "explode": true}')
+    (made,) = RecordedJudge.made
+    assert made.closed and RecordedZygote.made[0].closed == 1
+
+
+def test_a_stop_signal_closes_the_zygote_and_exits_with_128_plus_the_signal(judge_process, monkeypatch):
+    exits = []
+    monkeypatch.setattr(judge.os, "_exit", exits.append)
+    judge_process('{"submissions": []}')
+    handlers = judge_process.calls["signals"]
+    assert set(handlers) == {judge.signal.SIGTERM, judge.signal.SIGHUP, judge.signal.SIGINT}
+    zygote = RecordedZygote.made[0]
+    closed_before = zygote.closed
+    handlers[judge.signal.SIGTERM](judge.signal.SIGTERM, None)
+    assert exits == [128 + judge.signal.SIGTERM] and zygote.closed == closed_before + 1
+    handlers[judge.signal.SIGHUP](judge.signal.SIGHUP, None)
+    assert exits[-1] == 128 + judge.signal.SIGHUP
+
+
+def test_preload_imports_what_it_can_quietly_and_skips_what_is_missing(monkeypatch):
+    import importlib
+    import warnings
+
+    imported = []
+
+    def fake_import(name):
+        imported.append(name)
+        if name == "numpy":
+            raise ImportError("no numpy here")
+        warnings.warn("noisy import", DeprecationWarning, stacklevel=1)
+        return types.ModuleType(name)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        judge.preload()
+    assert imported == list(judge.PRELOAD)
+    assert "numpy" in judge.PRELOAD and caught == []

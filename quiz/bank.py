@@ -232,6 +232,9 @@ def _check_question(
     def bad(key: str, message: str) -> None:
         checker.problem(at(key), qid, message)
 
+    def missing(message: str) -> None:  # a field that is not there is reported at its question's first line
+        checker.problem(line, qid, message)
+
     for key, key_line in _repeated_keys(node):
         checker.problem(key_line, qid, f"field '{key}' is given twice")
     for key in raw:
@@ -274,7 +277,7 @@ def _check_question(
                 bad(key, f"'{key}' {why}")
     for key in ("prompt", "explanation"):
         if key not in raw:
-            bad(key, f"missing required field '{key}'")
+            missing(f"missing required field '{key}'")
 
     def text_list(key: str) -> tuple[Text, ...]:
         value = raw.get(key, [])
@@ -327,7 +330,7 @@ def _check_question(
                 bad(key, f"'{key}' belongs to {'/'.join(sorted(allowed))} questions, not to '{qtype}'")
         for key in TYPE_REQUIRES[qtype]:
             if key not in raw:
-                bad(key, f"a '{qtype}' question needs '{key}'")
+                missing(f"a '{qtype}' question needs '{key}'")
 
     choices: tuple[Choice, ...] = ()
     if qtype in ("choice", "multi") and "choices" in raw:

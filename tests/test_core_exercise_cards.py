@@ -236,3 +236,53 @@ def test_stored_parameters_are_used_only_when_they_are_a_valid_fsrs_parameter_li
         store.set_settings({review.FSRS_PARAMETERS: None})
         review.activate(store)
         assert review.scheduler().parameters == tuple(defaults)
+
+
+def test_a_hint_about_one_exercise_as_a_whole_never_counts_for_another_exercise():
+    other = {"exercise_id": "scaler", "kind": "tasks", "detail": json.dumps({"scale": "pass"}),
+             "at": (T0 + timedelta(minutes=1)).isoformat()}
+    history = [event("hint", T0, "9"), other, tasks(T0 + timedelta(minutes=2), add="pass")]
+    got = [(card, hints) for card, _, _, hints, _ in review.task_reviews(history, HINT_TASKS)]
+    assert got == [("exercise:scaler/scale", 0), ("exercise:adder/add", 1)]
+
+
+def test_a_check_that_graded_no_task_still_ends_the_hints_and_the_reveal_before_it():
+    history = [event("hint", T0, "9"), event("revealed", T0), event("tasks", T0 + timedelta(minutes=1)),
+               tasks(T0 + timedelta(minutes=2), add="pass")]
+    assert [(hints, revealed) for _, _, _, hints, revealed in review.task_reviews(history, HINT_TASKS)] == [
+        (0, False)]
+
+
+def test_replay_maps_each_hint_to_the_task_it_is_about():
+    history = [event("hint", T0, "3"), tasks(T0 + timedelta(minutes=1), add="pass", scale="pass")]
+    cards = review.replay((), history, HINT_TASKS)
+    with_hints, without = review.replay((), history, {"adder": ("add",) * 3}), review.replay((), history)
+    assert cards["exercise:adder/scale"].stability < cards["exercise:adder/add"].stability, "Hard after its hint"
+    assert with_hints["exercise:adder/add"].stability < with_hints["exercise:adder/scale"].stability
+    assert without["exercise:adder/add"].stability == without["exercise:adder/scale"].stability, \
+        "hints about no known task count for every task alike"
+
+
+def test_a_store_history_reads_hints_from_the_exercises_it_is_given(tmp_path, fixture_catalog):
+    exercise = catalog.get("adder")
+    renamed = type("Exercise", (), {"id": "adder", "hint_tasks": ("scale",)})()  # hint 1 about scale, not add
+    with Store.open(tmp_path / "home") as store:
+        store.record_event("adder", "hint", "1", now=T0)
+        catalog.record_check(store, result(add="pass", scale="pass"), exercise, now=T0 + timedelta(minutes=1))
+        _, reviews = review.store_history(store, [renamed])
+        assert [(r.card_id, r.rating) for r in reviews] == [("exercise:adder/add", Rating.Good),
+                                                            ("exercise:adder/scale", Rating.Hard)]
+        review.rebuild(store, [renamed])
+        cards = review.load_cards(store)
+        assert cards["exercise:adder/scale"].stability < cards["exercise:adder/add"].stability
+
+
+def test_a_store_history_remembers_the_catalog_in_the_cache_of_its_own_home(tmp_path, fixture_catalog,
+                                                                             monkeypatch):
+    from quiz import paths
+
+    monkeypatch.setenv("TORCHPREP_HOME", str(tmp_path / "elsewhere"))
+    with Store.open(tmp_path / "home") as store:
+        review.store_history(store)
+    assert any(paths.cache_dir(tmp_path / "home").iterdir())
+    assert not (tmp_path / "elsewhere").exists()

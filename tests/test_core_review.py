@@ -197,3 +197,24 @@ def test_recall_is_certain_right_after_a_review_and_fades_with_time(tmp_path):
     assert isinstance(now, float)
     assert now == pytest.approx(1.0)
     assert 0.0 < later < now
+
+
+def test_a_new_card_is_due_when_it_is_made_and_numbered_by_its_id():
+    from quiz import review as review_module
+
+    at = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+    card = review_module.new_card("q-one", at)
+    assert card.due == at and card.card_id == review_module.new_card("q-one", at + timedelta(days=1)).card_id
+    assert card.card_id != review_module.new_card("q-two", at).card_id
+
+
+def test_each_review_in_a_history_has_its_time_and_the_days_since_the_card_was_last_reviewed():
+    from quiz import review as review_module
+    from quiz.store import Answer
+
+    t0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+    answers = [Answer("q-one", "tensors", "choice", "right", 1.0, t0 + timedelta(days=d), None, 0, 10.0)
+               for d in (0, 2.5)]
+    _, reviews = review_module.history(answers)
+    assert [r.at for r in reviews] == [t0, t0 + timedelta(days=2.5)]
+    assert reviews[0].elapsed_days is None and reviews[1].elapsed_days == pytest.approx(2.5)

@@ -144,18 +144,26 @@ class _FileChecker:
         self.problems.append(BankProblem(self.file, line, question_id, message))
 
 
-def _line(node: yaml.Node | None) -> int | None:
-    return node.start_mark.line + 1 if node is not None else None
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
 
 
 def _mapping_nodes(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """key -> (key node, value node) for a mapping node; the first of a repeated key wins for lines."""
+    """key -> (key node, value node) for a mapping node; the first of a repeated key wins for lines.
+
+    Keys as the loaded data has them, as text: `null:` is None there, `yes:` True and `0x1:` 1, so their
+    lines are found under "None", "True" and "1" (a key YAML cannot build, such as a merge, as written)."""
     import yaml
 
+    constructor = yaml.constructor.SafeConstructor()
     result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            result.setdefault(str(key_node.value), (key_node, value_node))
+            try:
+                key = str(constructor.construct_object(key_node, deep=True))
+            except yaml.YAMLError:
+                key = str(key_node.value)
+            result.setdefault(key, (key_node, value_node))
     return result
 
 
@@ -384,7 +392,7 @@ def _check_question(
         references=references, source=raw.get("source"), verify=verify, fix=fix, check=check, setup=setup,
         cuda=raw.get("cuda") is True,
         file=checker.file,
-        line=line or 0,
+        line=line,
     )
 
 
@@ -422,10 +430,18 @@ def _check_fix(value, bug_lines: tuple[int, ...], code: str | None, bad) -> tupl
     except SyntaxError as error:
         bad("fix", f"the code with its fix is not valid Python (its line {error.lineno}: {error.msg})")
         return ()
-    if fixed.rstrip("\n") == code.rstrip("\n"):
+    if _code_lines(fixed) == _code_lines(code):
         bad("fix", "'fix' changes nothing: each wrong line needs its corrected text")
         return ()
     return tuple(sorted(value.items()))
+
+
+def _code_lines(code: str) -> list[str]:
+    """The lines of code as they count: spaces at the end of a line and blank lines at the end do not."""
+    lines = [line.rstrip() for line in code.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choice, ...]:
@@ -433,10 +449,7 @@ def _check_choices(raw: dict, qtype: str, bad, nodes, problem_at) -> tuple[Choic
     if not isinstance(value, list) or len(value) < 2:
         bad("choices", "'choices' must be a list of at least two choices")
         return ()
-    import yaml
-
-    list_node = nodes["choices"][1]
-    item_nodes = list_node.value if isinstance(list_node, yaml.SequenceNode) else [list_node] * len(value)
+    item_nodes = nodes["choices"][1].value  # a list's node is a sequence node, an alias resolved to it
     choices = []
     for index, (item, node) in enumerate(zip(value, item_nodes, strict=False), 1):
         line = _line(node)
@@ -516,6 +529,11 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
 
     try:
         document, data = _parse(source)
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: its place, not the parser's text
+        character = error.character if isinstance(error.character, int) else ord(error.character)
+        checker.problem(source[:error.position].count("\n") + 1, None,
+                        f"invalid YAML: character #x{character:04x} is not allowed here ({error.reason})")
+        return [], checker.problems
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         reason = getattr(error, "problem", None) or str(error)
@@ -563,7 +581,7 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
             if qid in seen:
                 checker.problem(_line(node), qid, f"duplicate id: '{qid}' is already used at line {seen[qid]}")
                 question = None
-            seen.setdefault(qid, _line(node) or 0)
+            seen.setdefault(qid, _line(node))
         if question is not None:
             questions.append(question)
     if checker.problems:
@@ -579,7 +597,7 @@ def bank_files(path: Path) -> list[Path]:
     """The YAML files a path names: the file itself, or every .yaml/.yml below a folder, sorted."""
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return [path]
+    return [path]  # a file, or a path that does not exist (reported as such by read_files)
 
 
 def user_bank_paths(extra: Iterable[Path] = ()) -> list[Path]:
@@ -653,7 +671,7 @@ def load(extra: Iterable[Path] = (), *, builtin: bool = True, cache_dir: Path | 
         if problems:
             raise BankError(problems)
         files.extend(map(str, builtin_files))
-    user_files = [file for path in user_bank_paths(extra) for file in (bank_files(path) if path.exists() else [path])]
+    user_files = [file for path in user_bank_paths(extra) for file in bank_files(path)]
     extra_questions, user_problems = read_files(user_files, {q.id: q for q in questions}, reader=reader)
     files.extend(str(f) for f in user_files if f.exists())
     return Bank(tuple(questions + extra_questions), tuple(user_problems), tuple(files))
@@ -665,7 +683,7 @@ def lint(targets: Iterable[Path] = ()) -> tuple[int, list[BankProblem]]:
     Ids are checked for uniqueness across the targets and the built-in bank.
     """
     targets = list(targets)
-    files = [file for target in targets for file in (bank_files(target) if target.exists() else [target])]
+    files = [file for target in targets for file in bank_files(target)]
     builtin_files = bank_files(paths.builtin_bank_dir())
     if not targets:
         files = builtin_files
@@ -701,7 +719,7 @@ def stats(bank: Bank) -> BankStats:
     coverage = {}
     for lang in languages:
         complete = sum(all(lang in text for text in q.texts()) for q in questions)
-        coverage[lang] = complete / len(questions) if questions else 0.0
+        coverage[lang] = complete / len(questions)  # a language is found only in a question
     return BankStats(
         total=len(questions),
         by_topic={slug: sum(q.topic == slug for q in questions) for slug in topics.TOPIC_SLUGS},

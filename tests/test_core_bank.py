@@ -645,3 +645,307 @@ def test_code_with_full_width_brackets_in_a_chinese_text_is_refused():
     text, reason = bank.parse_text({"en": "call x.item()", "zh": "调用 x.item（） 会同步"})
     assert text is None and "full-width brackets in its 'zh' text (x.item（）)" in reason
     assert bank.parse_text({"en": "a", "zh": "token（padding）是正文"})[1] is None, "prose parentheses stay"
+
+
+# -- each problem at the line of its own field ------------------------------------------------------------------------
+# Every question below starts with `- !!map` on a line of its own, so a problem reported at its question's line
+# instead of its field's (or the other way round) is a different line.
+
+LOCATED = """\
+format_version: 1
+topic: gpu
+questions:
+  - !!map
+    type: open
+    id: null
+    difficulty: 1
+    prompt: p
+    explanation: e
+    key_points: [a, b, c]
+    model_answer: m
+  - !!map
+    type: open
+    id: Bad_Two
+    difficulty: 1
+    prompt: p
+    explanation: e
+    key_points: [a, b, c]
+    model_answer: m
+  - !!map
+    type: open
+    id: 5
+    difficulty: 1
+    prompt: p
+    explanation: e
+    key_points: [a, b, c]
+    model_answer: m
+  - !!map
+    id: type-null
+    difficulty: 1
+    type: null
+    prompt: p
+    explanation: e
+  - !!map
+    id: type-puzzle
+    difficulty: 1
+    type: puzzle
+    prompt: p
+    explanation: e
+  - !!map
+    id: difficulty-null
+    type: open
+    difficulty: null
+    prompt: p
+    explanation: e
+    key_points: [a, b, c]
+    model_answer: m
+  - !!map
+    id: typo-block
+    type: open
+    difficulty: 1
+    prompt: p
+    explanation: e
+    key_points: [a, b, c, d, e, f, g]
+    model_answer: m
+    references: ["http://example.com/plain-http-is-fine"]
+    promt:
+      en: typo
+  - !!map
+    id: output-code-list
+    type: output
+    difficulty: 1
+    prompt: p
+    explanation: e
+    answer: "1"
+    code: [1]
+  - !!map
+    id: choice-extras
+    type: choice
+    difficulty: 1
+    prompt: p
+    explanation: e
+    code: "x = ("
+    choices: [{text: a, correct: true}, {text: b}]
+    verify: 3
+    source: {a: 1}
+    check: "x ="
+  - !!map
+    id: bug-texts
+    type: bug
+    difficulty: 1
+    prompt: p
+    explanation: e
+    code: "a = 1\\nb = 2\\n"
+    answer: [2]
+    fix: {2: "b = 3"}
+    check: 3
+    setup: 4.5
+    source: true
+  - !!map
+    id: bug-check-syntax
+    type: bug
+    difficulty: 1
+    prompt: p
+    explanation: e
+    code: "a = 1\\nb = 2\\n"
+    answer: [2]
+    fix: {2: "b = 3"}
+    check: "assert ("
+  - !!map
+    id: bug-no-answer
+    type: bug
+    difficulty: 1
+    prompt: p
+    explanation: e
+    code: "a = 1\\n"
+  - !!map
+    id: bug-empty-answer
+    type: bug
+    difficulty: 1
+    prompt: p
+    explanation: e
+    code: "a = 1\\n"
+    answer: []
+  - !!map
+    id: bug-no-code
+    type: bug
+    difficulty: 1
+    prompt: p
+    explanation: e
+    answer: [1]
+    fix: {1: "", 2: "x = 1"}
+  - !!map
+    id: choice-no-text
+    type: choice
+    difficulty: 1
+    prompt: p
+    explanation: e
+    choices: [{correct: false}, {text: b}]
+  - !!map
+    id: choice-correct-text
+    type: choice
+    difficulty: 1
+    prompt: p
+    explanation: e
+    choices: [{text: a, correct: "yes"}, {text: b, correct: true}]
+"""
+
+
+def line_of(text: str, needle: str, after: str | None = None) -> int:
+    """The line (from 1) of the only line holding ``needle`` (after the line holding ``after``, if given)."""
+    lines = text.splitlines()
+    start = 0 if after is None else next(i for i, line in enumerate(lines) if after in line)
+    hits = [i + 1 for i, line in enumerate(lines) if i >= start and needle in line]
+    assert hits, needle
+    return hits[0] if after is not None else (hits[0] if len(hits) == 1 else pytest.fail(f"{needle!r} twice"))
+
+
+def test_each_problem_is_reported_at_the_line_of_its_field_not_of_its_question(tmp_path):
+    t = LOCATED
+    kebab = "must be kebab-case: lower-case letters, digits and single hyphens"
+    assert found(write(tmp_path, "located", t)) == [
+        (line_of(t, "id: null"), None, "missing required field 'id'"),
+        (line_of(t, "id: Bad_Two"), "Bad_Two", f"id 'Bad_Two' {kebab}"),
+        (line_of(t, "id: 5"), None, f"id 5 {kebab}"),
+        (line_of(t, "type: null"), "type-null", "missing required field 'type'"),
+        (line_of(t, "type: puzzle"), "type-puzzle",
+         "unknown type 'puzzle': use one of choice, multi, output, bug, open"),
+        (line_of(t, "difficulty: null"), "difficulty-null",
+         "missing required field 'difficulty' (1 easy, 2 medium, 3 hard)"),
+        (line_of(t, "promt:"), "typo-block", "unknown field 'promt': did you mean 'prompt'?"),
+        (line_of(t, "code: [1]"), "output-code-list", "'code' must be text, not a list"),
+        (line_of(t, "verify: 3"), "choice-extras", "'verify' must be text, not a number"),
+        (line_of(t, "source: {a: 1}"), "choice-extras", "'source' must be text, not a mapping"),
+        (line_of(t, 'check: "x ="'), "choice-extras", "'check' belongs to bug questions, not to 'choice'"),
+        (line_of(t, "source: true"), "bug-texts", "'source' must be text, not true/false"),
+        (line_of(t, "check: 3"), "bug-texts", "'check' must be text, not a number"),
+        (line_of(t, "setup: 4.5"), "bug-texts", "'setup' must be text, not float"),
+        (line_of(t, 'check: "assert ("'), "bug-check-syntax",
+         "'check' is not valid Python (its line 1: '(' was never closed)"),
+        (line_of(t, "id: bug-no-answer") - 1, "bug-no-answer", "a 'bug' question needs 'answer'"),
+        (line_of(t, "answer: []"), "bug-empty-answer",
+         "the answer of a bug question must be a list of line numbers, e.g. [3] or [2, 5]"),
+        (line_of(t, "id: bug-no-code") - 1, "bug-no-code", "a 'bug' question needs 'code'"),
+        (line_of(t, "answer: [1]"), "bug-no-code", "bug line(s) [1] are outside the code, which has 0 lines"),
+        (line_of(t, "choices: [{correct: false}"), "choice-no-text", "choice 1 is missing 'text'"),
+        (line_of(t, 'choices: [{text: a, correct: "yes"}'), "choice-correct-text",
+         "choice 1: 'correct' must be true or false, not 'yes'"),
+    ]
+
+
+def test_a_question_with_seven_key_points_or_a_plain_http_reference_is_valid(tmp_path):
+    start = LOCATED.index("  - !!map\n    id: typo-block")
+    end = LOCATED.index("  - !!map\n    id: output-code-list")
+    block = LOCATED[start:end].replace("    promt:\n      en: typo\n", "")
+    text = "format_version: 1\ntopic: gpu\nquestions:\n" + block
+    (question,), problems = bank.read_file(write(tmp_path, "seven", text))
+    assert problems == [] and len(question.key_points) == 7
+    assert question.references == ("http://example.com/plain-http-is-fine",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("format_version: 1\nquestions: []\n\nnull: 1\n", [(4, None, "unknown top-level field 'None': a file has "
+                                                          "format_version, topic, questions")]),
+    ("format_version: 1\nquestions: []\nextra:\n  a: 1\n", [(3, None, "unknown top-level field 'extra': a file has "
+                                                               "format_version, topic, questions")]),
+    # A field brought in by a merge is found where it is written.
+    ("\nformat_version: 1\nquestions: []\n<<: {extra: 1}\n", [(4, None, "unknown top-level field 'extra': a file "
+                                                                   "has format_version, topic, questions")]),
+    ("format_version: 1\nquestions: []\nb: x\x07y\n", [(3, None, "invalid YAML: character #x0007 is not allowed "
+                                                            "here (control characters are not allowed)")]),
+])
+def test_keys_yaml_builds_into_other_types_and_bad_characters_are_found_at_their_line(tmp_path, text, expected):
+    assert found(write(tmp_path, "file", text)) == expected
+
+
+def test_a_field_merged_into_a_question_is_checked_and_reported_where_it_is_written(tmp_path):
+    text = ("format_version: 1\ntopic: gpu\nbase: &base {difficulty: 1, promt: typo}\nquestions:\n"
+            "  - !!map\n    <<: *base\n    id: merged\n    type: open\n    prompt: p\n    explanation: e\n"
+            "    key_points: [a, b, c]\n    model_answer: m\n")
+    assert found(write(tmp_path, "merge", text)) == [
+        (3, None, "unknown top-level field 'base': a file has format_version, topic, questions"),
+        (3, "merged", "unknown field 'promt': did you mean 'prompt'?")]
+
+
+def test_a_yaml_error_without_a_problem_position_is_reported_at_its_context(tmp_path, monkeypatch):
+    import yaml
+
+    mark = yaml.Mark("x", 0, 6, 0, None, None)
+
+    def context_only(source):
+        raise yaml.MarkedYAMLError(context="while scanning", context_mark=mark)
+
+    monkeypatch.setattr(bank, "_parse", context_only)
+    ((line, qid, message),) = found(write(tmp_path, "e", "format_version: 1\n"))
+    assert (line, qid) == (7, None) and message.startswith("invalid YAML: while scanning")
+
+    def no_position(source):
+        raise yaml.YAMLError("something went wrong")
+
+    monkeypatch.setattr(bank, "_parse", no_position)
+    assert found(write(tmp_path, "e", "format_version: 1\n")) == [(None, None, "invalid YAML: something went wrong")]
+
+
+def test_without_libyaml_the_pure_python_parser_reads_the_same_bank(tmp_path, monkeypatch):
+    import yaml
+
+    path = write(tmp_path, "valid", VALID)
+    with_libyaml = bank.read_file(path)
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    assert bank.read_file(path) == with_libyaml and len(with_libyaml[0]) == 4
+
+
+def test_a_wrong_line_may_move_to_the_first_or_the_last_line(tmp_path):
+    to_first = BUG.format(answer="[4]", fix='{4: "", 1: "z = 0\\ndef f(x):"}')
+    assert found(write(tmp_path, "b", to_first)) == [(15, "b", "'fix' must correct exactly the wrong lines [4], not "
+                                                                "[1, 4] (another line may be given only as the place a "
+                                                                "wrong line moves to: line 1 does not carry a wrong "
+                                                                "line whose fix is \"\")")]
+    carried = BUG.format(answer="[4]", fix='{4: "", 1: "def g():\\n    pass\\nz = f(1)\\ndef f(x):"}')
+    (question,), problems = bank.read_file(write(tmp_path, "b", carried))
+    assert problems == [] and question.fix[0][0] == 1
+    to_last = BUG.format(answer="[2]", fix='{2: "", 4: "y = x\\nz = f(1)"}')
+    (question,), problems = bank.read_file(write(tmp_path, "b", to_last))
+    assert problems == [] and question.fix == ((2, ""), (4, "y = x\nz = f(1)"))
+
+
+def test_a_fix_that_changes_only_spaces_at_line_ends_changes_nothing(tmp_path):
+    assert found(write(tmp_path, "b", BUG.format(answer="[2]", fix='{2: "y = x   "}'))) == [
+        (15, "b", "'fix' changes nothing: each wrong line needs its corrected text")]
+
+
+def test_a_text_loses_only_its_surrounding_line_breaks():
+    assert bank.parse_text({"en": "\nX marks the spot X\n"}) == ({"en": "X marks the spot X"}, None)
+
+
+def test_a_full_width_call_in_chinese_says_exactly_what_to_write():
+    assert bank.parse_text({"en": "x.item()", "zh": "调用 x.item（）"})[1] == (
+        "writes code with full-width brackets in its 'zh' text (x.item（）): code stays ASCII, ()")
+
+
+def test_load_remembers_every_file_it_parses_in_the_cache_and_reads_it_from_there(tmp_path, monkeypatch):
+    user = write(tmp_path, "user", GOOD.format(id="user-one"))
+    cache = tmp_path / "cache"
+    first = bank.load([user], cache_dir=cache)
+    assert len(list(cache.glob("*.pickle"))) == len(bank.bank_files(bank.paths.builtin_bank_dir())) + 1
+
+    def no_parsing(path):
+        raise AssertionError(f"{path} was parsed again")
+
+    monkeypatch.setattr(bank, "read_file", no_parsing)
+    assert bank.load([user], cache_dir=cache).questions == first.questions
+
+
+def test_stats_count_a_key_proven_by_a_verify_block_alone_and_not_a_key_without_proof(tmp_path):
+    questions, _ = bank.read_file(write(tmp_path, "valid", VALID))
+    choice = questions[0]
+    verify_only = Question(**{**choice.__dict__, "id": "v", "choices": tuple(
+        Choice(text=c.text, correct=c.correct) for c in choice.choices)})
+    unproven = Question(**{**verify_only.__dict__, "id": "u", "verify": None})
+    stats = bank.stats(bank.Bank((verify_only, unproven)))
+    assert (stats.checkable, stats.proven) == (2, 1)
+
+
+def test_a_suggestion_is_made_only_for_a_near_miss():
+    assert bank._closest("model", bank.QUESTION_KEYS) is None, "two-thirds alike ('code') is no near miss"
+    assert bank._closest("modelans", bank.QUESTION_KEYS) == "model_answer"

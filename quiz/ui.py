@@ -289,7 +289,7 @@ def references_block(label: str, urls: Sequence[str], width: int) -> list[Text]:
         else:
             if number == 0:
                 lines.append(Text(label, style="key"))
-            line = Text("  ") + link
+            line = (Text("  ") if len(url) + 2 <= width else Text()) + link  # the indent only where it fits
         line.no_wrap, line.overflow = True, "ignore"
         lines.append(line)
     return lines

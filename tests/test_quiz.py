@@ -253,3 +253,13 @@ def test_reference_addresses_are_never_broken_across_lines(cli, sample_only, tmp
     assert url in bank_file.read_text()
     result = cli("quiz", "--bank", bank_file, "--type", "choice", "--seed", "7", input="a\n")
     assert url in result.output, "the address must come out whole, on one line"
+
+
+def test_a_reference_that_fits_only_without_its_indent_loses_the_indent_not_its_line():
+    from quiz import ui
+
+    short, fits_bare = "https://a.org/" + "s" * 40, "https://a.org/" + "x" * 65  # 54 and 79 characters
+    lines = [line.plain for line in ui.references_block("Read more:", [short, fits_bare], 80)]
+    assert lines == [f"Read more: {short}", fits_bare]
+    lines = [line.plain for line in ui.references_block("Read more:", [fits_bare, short], 80)]
+    assert lines == ["Read more:", fits_bare, f"  {short}"]

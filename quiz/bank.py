@@ -248,7 +248,7 @@ def _check_question(
     for key in raw:
         if key not in QUESTION_KEYS:
             hint = _closest(str(key), QUESTION_KEYS)
-            checker.problem(_line(nodes[str(key)][0]) if str(key) in nodes else line, qid,
+            checker.problem(_line(nodes[str(key)][0]), qid,
                             f"unknown field '{key}'" + (f": did you mean '{hint}'?" if hint else ""))
 
     if raw_id is None:
@@ -516,6 +516,38 @@ def _parse(source: str) -> tuple[yaml.Node | None, object]:
         loader.dispose()
 
 
+def _unbuildable_scalar(source: str) -> yaml.Node | None:
+    """The first scalar (in file order) that YAML parses but cannot build, such as `!!int abc`, for its line."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(source)
+    try:
+        document = loader.get_single_node()
+    finally:
+        loader.dispose()
+    scalars: list[yaml.ScalarNode] = []
+    pending, seen = [document], set()
+    while pending:
+        node = pending.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            scalars.append(node)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+    for node in sorted(scalars, key=lambda n: (n.start_mark.line, n.start_mark.column)):
+        try:
+            yaml.constructor.SafeConstructor().construct_object(node)
+        except yaml.YAMLError:
+            continue
+        except Exception:  # noqa: BLE001 - what the whole document's construction raised
+            return node
+    return None
+
+
 def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     """The valid questions of one file and every problem found in it."""
     file = str(path)
@@ -530,14 +562,21 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     try:
         document, data = _parse(source)
     except yaml.reader.ReaderError as error:  # a character YAML does not allow: its place, not the parser's text
+        # libyaml gives the character's code, PyYAML's own reader the character
         character = error.character if isinstance(error.character, int) else ord(error.character)
         checker.problem(source[:error.position].count("\n") + 1, None,
-                        f"invalid YAML: character #x{character:04x} is not allowed here ({error.reason})")
+                        f"invalid YAML: character #x{character:04x} is not allowed in a YAML file")
         return [], checker.problems
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         reason = getattr(error, "problem", None) or str(error)
         checker.problem(mark.line + 1 if mark else None, None, f"invalid YAML: {reason}")
+        return [], checker.problems
+    except Exception as error:  # noqa: BLE001 - a tag PyYAML cannot build (`!!int abc` raises ValueError, `!!int ''` IndexError)
+        node = _unbuildable_scalar(source)
+        where = f"!!{node.tag.rsplit(':', 1)[-1]} {node.value!r}" if node is not None else "a value"
+        checker.problem(_line(node) if node is not None else None, None,
+                        f"invalid YAML: {where} cannot be read as its tag says ({error})")
         return [], checker.problems
     if not isinstance(data, dict) or document is None:
         checker.problem(1, None, "a bank file must be a mapping with format_version and questions")
@@ -545,7 +584,7 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     nodes = _mapping_nodes(document)
     for key in data:
         if key not in FILE_KEYS:
-            checker.problem(_line(nodes[str(key)][0]) if str(key) in nodes else 1, None,
+            checker.problem(_line(nodes[str(key)][0]), None,
                             f"unknown top-level field '{key}': a file has format_version, topic, questions")
     version = data.get("format_version")
     if version is None:

@@ -852,10 +852,43 @@ def test_a_question_with_seven_key_points_or_a_plain_http_reference_is_valid(tmp
     ("\nformat_version: 1\nquestions: []\n<<: {extra: 1}\n", [(4, None, "unknown top-level field 'extra': a file "
                                                                    "has format_version, topic, questions")]),
     ("format_version: 1\nquestions: []\nb: x\x07y\n", [(3, None, "invalid YAML: character #x0007 is not allowed "
-                                                            "here (control characters are not allowed)")]),
+                                                            "in a YAML file")]),
 ])
 def test_keys_yaml_builds_into_other_types_and_bad_characters_are_found_at_their_line(tmp_path, text, expected):
     assert found(write(tmp_path, "file", text)) == expected
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+def test_a_character_yaml_does_not_allow_is_found_at_its_line_by_either_parser(tmp_path, monkeypatch, libyaml):
+    import yaml
+
+    if not libyaml:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml here")
+    path = write(tmp_path, "file", "format_version: 1\nquestions: []\n\nb: x\x1by\n")
+    assert found(path) == [(4, None, "invalid YAML: character #x001b is not allowed in a YAML file")]
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("format_version: 1\ntopic: gpu\nquestions:\n  - id: a-b\n    difficulty: !!int abc\n", 5,
+     "invalid YAML: !!int 'abc' cannot be read as its tag says (invalid literal for int() with base 10: 'abc')"),
+    ("format_version: 1\nquestions:\n  - id: a-b\n    !!float x: 1\n", 4,
+     "invalid YAML: !!float 'x' cannot be read as its tag says (could not convert string to float: 'x')"),
+    ("format_version: 1\nquestions: []\nwhen: [2026-01-01, !!timestamp 2026-13-01]\n", 3,
+     "invalid YAML: !!timestamp '2026-13-01' cannot be read as its tag says (month must be in 1..12)"),
+])
+def test_a_value_its_tag_cannot_build_is_a_problem_at_its_line_not_a_traceback(tmp_path, text, line, message):
+    assert found(write(tmp_path, "tag", text)) == [(line, None, message)]
+
+
+def test_a_build_error_whose_value_cannot_be_found_is_still_a_problem_not_a_traceback(tmp_path, monkeypatch):
+    def fails_to_build(source):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(bank, "_parse", fails_to_build)
+    assert found(write(tmp_path, "e", "format_version: 1\nquestions: []\n")) == [
+        (None, None, "invalid YAML: a value cannot be read as its tag says ('boom')")]
 
 
 def test_a_field_merged_into_a_question_is_checked_and_reported_where_it_is_written(tmp_path):
@@ -909,8 +942,12 @@ def test_a_wrong_line_may_move_to_the_first_or_the_last_line(tmp_path):
     assert problems == [] and question.fix == ((2, ""), (4, "y = x\nz = f(1)"))
 
 
-def test_a_fix_that_changes_only_spaces_at_line_ends_changes_nothing(tmp_path):
-    assert found(write(tmp_path, "b", BUG.format(answer="[2]", fix='{2: "y = x   "}'))) == [
+@pytest.mark.parametrize("answer, fix", [
+    ("[2]", '{2: "y = x   "}'),  # spaces at the end of the line
+    ("[4]", '{4: "z = f(1)\\n\\n"}'),  # blank lines after the last line
+])
+def test_a_fix_that_changes_only_spaces_at_line_ends_or_blank_lines_at_the_end_changes_nothing(tmp_path, answer, fix):
+    assert found(write(tmp_path, "b", BUG.format(answer=answer, fix=fix))) == [
         (15, "b", "'fix' changes nothing: each wrong line needs its corrected text")]
 
 
@@ -941,9 +978,10 @@ def test_stats_count_a_key_proven_by_a_verify_block_alone_and_not_a_key_without_
     choice = questions[0]
     verify_only = Question(**{**choice.__dict__, "id": "v", "choices": tuple(
         Choice(text=c.text, correct=c.correct) for c in choice.choices)})
+    also_verify_only = Question(**{**verify_only.__dict__, "id": "w"})
     unproven = Question(**{**verify_only.__dict__, "id": "u", "verify": None})
-    stats = bank.stats(bank.Bank((verify_only, unproven)))
-    assert (stats.checkable, stats.proven) == (2, 1)
+    stats = bank.stats(bank.Bank((verify_only, also_verify_only, unproven)))
+    assert (stats.checkable, stats.proven) == (3, 2)
 
 
 def test_a_suggestion_is_made_only_for_a_near_miss():

@@ -154,6 +154,24 @@ def test_the_loader_reads_any_text_without_a_traceback(text):
     assert all(p.message for p in problems)
 
 
+TAGS = st.sampled_from(["!!int", "!!float", "!!bool", "!!null", "!!timestamp", "!!binary", "!!str", "!!set",
+                        "!!omap", "!!pairs", "!!seq", "!!map", "!!python/name:os.system", "!unknown"])
+TAGGED_VALUES = st.one_of(st.text(alphabet="0123456789abcdefx-:.+ TZ%=", max_size=12).map(repr),
+                          st.sampled_from(["[]", "{}", "[1, 2]", "{a: 1}", "[a: 1]", "-1e999", "0x_", "2026-02-30"]))
+
+
+@SETTINGS
+@given(tagged=st.lists(st.tuples(KEYS, TAGS, TAGGED_VALUES, st.booleans()),
+                       min_size=1, max_size=4))
+def test_the_loader_reads_any_tagged_value_or_key_without_a_traceback(tagged):
+    fields = "".join(f"    {tag} {value}: 1\n" if as_key else f"    {key}: {tag} {value}\n"
+                     for key, tag, value, as_key in tagged)
+    text = f"format_version: 1\ntopic: gpu\nquestions:\n  - id: tagged\n{fields}"
+    questions, problems = _read(text)
+    assert problems, "every one of these questions lacks required fields"
+    assert all(p.message and (p.line is None or 1 <= p.line <= len(text.splitlines())) for p in problems)
+
+
 # -- the import merge: importing an export twice adds nothing --------------------------------------------------------
 
 ANSWERS = st.lists(st.builds(

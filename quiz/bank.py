@@ -572,6 +572,9 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
         reason = getattr(error, "problem", None) or str(error)
         checker.problem(mark.line + 1 if mark else None, None, f"invalid YAML: {reason}")
         return [], checker.problems
+    except RecursionError:  # PyYAML's own parser, without libyaml, nests by recursion
+        checker.problem(None, None, "invalid YAML: nested too deeply to read")
+        return [], checker.problems
     except Exception as error:  # noqa: BLE001 - a tag PyYAML cannot build (`!!int abc` raises ValueError, `!!int ''` IndexError)
         node = _unbuildable_scalar(source)
         where = f"!!{node.tag.rsplit(':', 1)[-1]} {node.value!r}" if node is not None else "a value"

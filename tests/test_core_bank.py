@@ -882,6 +882,20 @@ def test_a_value_its_tag_cannot_build_is_a_problem_at_its_line_not_a_traceback(t
     assert found(write(tmp_path, "tag", text)) == [(line, None, message)]
 
 
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+def test_a_bank_nested_thousands_deep_is_a_problem_not_a_traceback(tmp_path, monkeypatch, libyaml):
+    import yaml
+
+    if not libyaml:
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml here")
+    path = write(tmp_path, "deep", "format_version: 1\nquestions: " + "[" * 5000 + "]" * 5000 + "\n")
+    expected = (2, "invalid YAML: exceeded maximum nesting depth") if libyaml else (
+        None, "invalid YAML: nested too deeply to read")
+    assert found(path) == [(expected[0], None, expected[1])]
+
+
 def test_a_build_error_whose_value_cannot_be_found_is_still_a_problem_not_a_traceback(tmp_path, monkeypatch):
     def fails_to_build(source):
         raise KeyError("boom")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quiz import __version__, paths, pickled, topics
+from quiz import __version__, paths, pickled, topics, userfile
 from quiz.errors import BankError, BankProblem
 
 if TYPE_CHECKING:
@@ -516,6 +516,9 @@ def _parse(source: str) -> tuple[yaml.Node | None, object]:
         loader.dispose()
 
 
+MAX_FILE_BYTES = 16 * 2**20  # the largest built-in file is about 200 KB
+
+
 def _unbuildable_scalar(source: str) -> yaml.Node | None:
     """The first scalar (in file order) that YAML parses but cannot build, such as `!!int abc`, for its line."""
     import yaml
@@ -553,7 +556,10 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
     file = str(path)
     checker = _FileChecker(file)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = userfile.read_text(path, MAX_FILE_BYTES, "a question bank")
+    except userfile.NotAFileError as error:
+        checker.problem(None, None, str(error))
+        return [], checker.problems
     except (OSError, UnicodeDecodeError) as error:
         checker.problem(None, None, f"cannot read the file: {error}")
         return [], checker.problems
@@ -689,10 +695,10 @@ def cached_reader(cache_dir: Path | None) -> Callable[[Path], tuple[list[Questio
 
     def read(path: Path) -> tuple[list[Question], list[BankProblem]]:
         try:
-            stat = path.stat()
+            info = path.stat()
         except OSError:
             return read_file(path)
-        key = hashlib.sha256(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{SUPPORTED_FORMAT}|"
+        key = hashlib.sha256(f"{path.resolve()}|{info.st_mtime_ns}|{info.st_size}|{SUPPORTED_FORMAT}|"
                              f"{__version__}".encode()).hexdigest()[:32]
         return pickled.remembered(cache_dir / f"{key}.pickle", lambda: read_file(path))
 

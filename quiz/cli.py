@@ -197,14 +197,13 @@ def _open_store(ctx: typer.Context, console):
     return store
 
 
-def _load_bank(ctx: typer.Context, banks: list[Path], console):
+def _load_bank(ctx: typer.Context, banks: list[Path], console, lang: str = "en"):
     """The built-in bank plus the user's; a broken user file is reported and left out, never fatal."""
     from quiz import bank, paths, ui
 
     loaded = bank.load(banks, cache_dir=paths.cache_dir(paths.home(_state(ctx).home)))
     if loaded.problems:
-        ui.bank_problems(console, loaded.problems,
-                         heading="Some of your bank files were left out (run `torchprep bank lint` on them):")
+        ui.bank_problems(console, loaded.problems, heading=ui.BANK_LEFT_OUT[lang])
     return loaded
 
 
@@ -263,7 +262,7 @@ def quiz(
     if unknown_types:
         raise UsageError(f"unknown type {unknown_types[0]!r}: use one of {', '.join(bank_module.QUESTION_TYPES)}")
     console = ui.make_console()
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     filters = session.Filters(topics=_check_topics(topic), difficulty=difficulty, types=tuple(qtype))
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)
@@ -293,7 +292,7 @@ def review_command(
 
     lang = _check_lang(lang)
     console = ui.make_console()
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     wanted = _check_topics(topic)
     candidates = session.select(loaded.questions, session.Filters(topics=wanted))
     with _open_store(ctx, console) as store:
@@ -332,7 +331,7 @@ def topics(ctx: typer.Context, lang: str = LANG_OPTION, bank: list[Path] = BANK_
     from quiz import ui
 
     console = ui.make_console()
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     counts = {slug: sum(q.topic == slug for q in loaded.questions) for slug in topic_list.TOPIC_SLUGS}
     with _open_store(ctx, console) as store:
         accuracy = store.topic_accuracy()
@@ -453,7 +452,7 @@ def report(
         if output_format is None:
             raise UsageError("say which format to write with --format md, html or json")
     console = ui.make_console()
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     with _open_store(ctx, console) as store:
         built = report_module.build(store, loaded.questions, _catalog(_state(ctx).home), utcnow(), lang,
                                     interview=_interview_date(store.setting("interview")))
@@ -545,7 +544,7 @@ def plan(ctx: typer.Context, interview: str | None = INTERVIEW_OPTION, hours_per
 
     lang = _check_lang(lang)
     console = ui.make_console(stderr=as_json)
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     with _open_store(ctx, console) as store:
         built = _build_plan(store, loaded, interview, hours_per_day, home=_state(ctx).home)
     if as_json:
@@ -564,7 +563,7 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
 
     lang = _check_lang(lang)
     console = ui.make_console(stderr=as_json)
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     with _open_store(ctx, console) as store:
         cards = review.load_cards(store)  # one read: the plan's and the quiz's
         built = _build_plan(store, loaded, None, None, cards, home=_state(ctx).home)
@@ -641,7 +640,7 @@ def mock(
         raise UsageError(f"--minutes {minutes}: a mock interview lasts {mock_module.MIN_MINUTES} to "
                          f"{mock_module.MAX_MINUTES} minutes (45 is a typical first round)")
     console = ui.make_console()
-    loaded = _load_bank(ctx, bank, console)
+    loaded = _load_bank(ctx, bank, console, lang)
     exercises = _catalog(_state(ctx).home)
     folder = _workspace(workspace) / "mock"
 

@@ -13,12 +13,13 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from quiz import review
+from quiz import review, userfile
 from quiz.errors import QuizError
 from quiz.store import Answer, Attempt, Mock, Store, parse_time
 
 FORMAT = "torchprep-progress"
 VERSION = 1
+MAX_EXPORT_BYTES = 256 * 2**20  # 2,000 answers export to about 1 MB
 
 
 def export_document(store: Store, now: datetime) -> dict:
@@ -56,9 +57,11 @@ def write_export(store: Store, path: Path, now: datetime) -> dict[str, int]:
 
 def read_export(path: Path) -> dict:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(userfile.read_text(path, MAX_EXPORT_BYTES, "a progress file"))
     except FileNotFoundError:
         raise QuizError(f"no file at {path}") from None
+    except userfile.NotAFileError as error:
+        raise QuizError(f"{path}: {error}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise QuizError(f"{path} is not a torchprep progress file: {error}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

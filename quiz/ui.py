@@ -90,7 +90,9 @@ def make_console(stderr: bool = False) -> Console:
 
 def error(message: str) -> None:
     # A message written in Chinese (a command run with --lang zh) gets a Chinese prefix.
-    make_console(stderr=True).print(Text("错误：" if has_cjk(message) else "Error: ", style="bad") + Text(message))
+    console = make_console(stderr=True)
+    prefix = "错误：" if has_cjk(message) else "Error: "
+    console.print(Text(prefix, style="bad") + para(message, console.width, first_offset=cell_len(prefix)))
 
 
 def notices(console: Console, messages: Sequence[str]) -> None:
@@ -98,9 +100,15 @@ def notices(console: Console, messages: Sequence[str]) -> None:
         console.print(Text(message, style="warn"))
 
 
+BANK_LEFT_OUT = {"en": "Some of your bank files were left out (run `torchprep bank lint` on them):",
+                 "zh": "你的部分题库文件有问题，没有载入（用 `torchprep bank lint` 检查它们）："}
+
+
 def bank_problems(console: Console, problems: Sequence[BankProblem], *, heading: str | None = None) -> None:
+    """Each problem as file:line: message, never wrapped (to copy); the messages are for the bank's author and
+    stay in English, as a compiler's would."""
     if heading:
-        console.print(Text(heading, style="warn"))
+        console.print(para(heading, console.width, style="warn"))
     for problem in problems:
         console.print(Text(f"  {problem}"), soft_wrap=True)  # unwrapped: file:line must stay copyable
 
@@ -523,8 +531,8 @@ def session_summary(console: Console, summary: Summary, lang: str = "en") -> Non
 
 def nothing_due(console: Console, next_due, now, lang: str = "en") -> None:
     if next_due is None:
-        console.print("Nothing to review yet: answer some questions with `torchprep quiz` first." if lang == "en"
-                      else "还没有可复习的题目：先用 `torchprep quiz` 答几道题。")
+        console.print(para("Nothing to review yet: answer some questions with `torchprep quiz` first." if lang == "en"
+                           else "还没有可复习的题目：先用 `torchprep quiz` 答几道题。", console.width))
         return
     console.print(("Nothing is due. Next review: " if lang == "en" else "目前没有到期的复习。下一次复习：")
                   + f"{next_due.strftime('%Y-%m-%d %H:%M UTC')} ({_until(next_due - now, lang)}).")
@@ -899,7 +907,7 @@ def grade_result(console: Console, result, *, verbose: bool = False, lang: str =
         step = words[prefix + "error"].format(id=result.exercise)
     else:
         step = words[prefix + "pass"].format(id=result.exercise)
-    console.print(Text(step, style="muted"))
+    console.print(para(step, console.width, style="muted"))
 
 
 WATCH_WORDS = {
@@ -1382,7 +1390,7 @@ def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tupl
         kind, path = code_note
         console.print(inline(words[kind].format(id=exercise.id), style="muted"))
         console.print(Text("  " + str(path)), soft_wrap=True)  # a path on its own line, never broken
-    console.print(Text(words["saved"], style="muted"))
+    console.print(para(words["saved"], console.width, style="muted"))
 
 
 def verify_report(console: Console, run, found: Sequence, record: Mapping, *, not_run: int = 0,

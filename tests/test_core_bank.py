@@ -1001,3 +1001,28 @@ def test_stats_count_a_key_proven_by_a_verify_block_alone_and_not_a_key_without_
 def test_a_suggestion_is_made_only_for_a_near_miss():
     assert bank._closest("model", bank.QUESTION_KEYS) is None, "two-thirds alike ('code') is no near miss"
     assert bank._closest("modelans", bank.QUESTION_KEYS) == "model_answer"
+
+
+def test_a_named_pipe_or_a_device_given_as_a_bank_is_refused_without_waiting_for_it(tmp_path):
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    assert found(pipe) == [(None, None, "a named pipe, not a file: a question bank is a file of text")]
+    assert found(Path("/dev/zero")) == [(None, None, "a device, not a file: a question bank is a file of text")]
+
+
+def test_a_file_too_large_to_be_a_bank_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(bank, "MAX_FILE_BYTES", 2 * 1024 * 1024)
+    path = write(tmp_path, "big", "format_version: 1\nquestions: []\n" + "# " + "x" * (2 * 1024 * 1024) + "\n")
+    assert found(path) == [(None, None, "too large for a question bank (over 2 MiB)")]
+    monkeypatch.setattr(bank, "MAX_FILE_BYTES", path.stat().st_size)
+    assert found(path) == []
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_a_bank_written_with_other_line_ends_reads_as_the_same_questions_at_the_same_lines(tmp_path, newline):
+    unix = write(tmp_path, "unix", VALID)
+    other = tmp_path / "other.yaml"
+    other.write_bytes(VALID.replace("\n", newline).encode())
+    (questions, problems), (expected, expected_problems) = bank.read_file(other), bank.read_file(unix)
+    assert problems == expected_problems == []
+    assert [(q.line, q.code, q.prompt) for q in questions] == [(q.line, q.code, q.prompt) for q in expected]

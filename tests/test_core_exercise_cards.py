@@ -282,6 +282,7 @@ def test_a_store_history_remembers_the_catalog_in_the_cache_of_its_own_home(tmp_
     from quiz import paths
 
     monkeypatch.setenv("TORCHPREP_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("TORCHPREP_CACHE")  # the suite's shared cache would stand in for every home's
     with Store.open(tmp_path / "home") as store:
         review.store_history(store)
     assert any(paths.cache_dir(tmp_path / "home").iterdir())

@@ -346,6 +346,20 @@ def test_an_unreadable_submission_says_why(fake_torch, tmp_path, catalog):
     assert result.submission_sha256 is None
 
 
+def test_a_submission_that_is_a_pipe_or_too_large_is_an_error_without_waiting_or_reading_it(
+        fake_torch, tmp_path, catalog, monkeypatch):
+    pipe = tmp_path / "pipe.py"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * 100)
+    monkeypatch.setattr(judge, "MAX_SUBMISSION_BYTES", 100)
+    results = judge.Judge(make_job(tmp_path, catalog), FakeZygote({REFERENCE_SOURCE: Script(REFERENCE)}),
+                          lambda _: None).grade([str(pipe), str(big)])
+    assert [(r.status, r.message, r.submission_sha256) for r in results] == [
+        ("error", f"{pipe}: a named pipe, not a file: a submission is a file of text", None),
+        ("error", f"{big}: too large for a submission (over 100 bytes)", None)]
+
+
 def test_a_syntax_error_is_reported_with_its_line_and_never_run(fake_torch, tmp_path, catalog):
     source = b"def add(a, b):\n    return a +\n"
     zygote = FakeZygote({REFERENCE_SOURCE: Script(REFERENCE)})

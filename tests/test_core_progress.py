@@ -177,6 +177,27 @@ def test_a_folder_is_not_an_export(tmp_path):
         progress.read_export(tmp_path)
 
 
+def test_a_named_pipe_or_a_device_is_refused_as_an_export_without_waiting_for_it(tmp_path):
+    import os
+
+    pipe = tmp_path / "progress.json"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    with pytest.raises(QuizError) as refused:
+        progress.read_export(pipe)
+    assert str(refused.value) == f"{pipe}: a named pipe, not a file: a progress file is a file of text"
+    with pytest.raises(QuizError, match="^/dev/zero: a device, not a file"):
+        progress.read_export(Path("/dev/zero"))
+
+
+def test_an_export_larger_than_any_export_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(progress, "MAX_EXPORT_BYTES", 1024)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"format": progress.FORMAT, "version": 1, "padding": "x" * 1024}))
+    with pytest.raises(QuizError) as refused:
+        progress.read_export(big)
+    assert str(refused.value) == f"{big}: too large for a progress file (over 1 KiB)"
+
+
 @pytest.mark.parametrize("document", [[1, 2], {"version": 1}, {"format": "other", "version": 1}, "text"])
 def test_json_of_another_kind_is_refused(tmp_path, document):
     path = tmp_path / "p.json"

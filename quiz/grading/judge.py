@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from quiz import userfile
 from quiz.grading import compare, manifest, sandbox, stream
 from quiz.grading.results import GradeResult, TestResult
 
@@ -37,6 +38,7 @@ PACKAGE = Path(__file__).resolve().parent
 INI = PACKAGE / "pytest.ini"
 GRADING_CODE = ("plugin.py", "scenario.py", "stream.py", "compare.py", "judge.py", "pytest.ini")
 REFERENCE_TIMEOUT_S = 600
+MAX_SUBMISSION_BYTES = 4 * 2**20  # a solution is a page or two of code; more is not one to read into memory
 PRELOAD = ("torch", "torch.testing", "torch._dynamo", "pytest", "quiz.grading.plugin", "numpy")
 
 
@@ -312,7 +314,9 @@ class Judge:
             path = Path(path_text)
             run_notes = list(notes)
             try:
-                source = path.read_bytes()
+                source = userfile.read_bytes(path, MAX_SUBMISSION_BYTES, "a submission")
+            except userfile.NotAFileError as error:
+                source, problem = None, f"{path}: {error}"
             except FileNotFoundError:
                 source = None
                 problem = f"there is no file at {path}: run `torchprep start {self.job['exercise']}` first"

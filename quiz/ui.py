@@ -1077,9 +1077,10 @@ def exercise_hint(console: Console, exercise, number: int, *, last: bool, task: 
         head = f"Hint {number}/{total} for {exercise.id}{about}: "
         tail = (f"That is the last hint for {task}. " if task else "That is the last hint. ") + \
             f"`torchprep solution {exercise.id} --force` shows the answer."
-    console.print(Text(head, style="warn") + Text(localize(exercise.hints[number - 1], lang)))
+    console.print(Text(head, style="warn")
+                  + para(localize(exercise.hints[number - 1], lang), console.width, first_offset=cell_len(head)))
     if last:
-        console.print(Text(tail, style="muted"))
+        console.print(para(tail, console.width, style="muted"))
 
 
 SOLUTION_WORDS = {

@@ -43,7 +43,7 @@ def test_workspace_is_the_same_whatever_the_current_folder(cli, fixture_catalog,
 
 
 def test_hint_gives_the_next_one_each_time(cli, fixture_catalog):
-    assert "Hint 1/3 for adder: Python has an operator for that." in cli("hint", "adder").output
+    assert "Hint 1/3 for adder: Python has an operator for that: +." in cli("hint", "adder").output
     assert "Hint 2/3 for adder: return a + b" in cli("hint", "adder").output
     third = cli("hint", "adder").output
     assert "Hint 3/3 for adder: return x * k" in third and "That is the last hint" in third

@@ -293,7 +293,7 @@ def test_quiz_asks_due_reviews_first(cli, isolated, sample_only):
 
 def test_hint_in_chinese_when_asked(cli, fixture_catalog):
     output = cli("hint", "adder", "--lang", "zh").output
-    assert "adder 的提示 1/3：Python 有现成的运算符。" in output
+    assert "adder 的提示 1/3：Python 有现成的运算符：+。" in output
     assert "Hint 1/3" not in output and "operator for that" not in output
 
 

@@ -139,13 +139,18 @@ def catalog(tmp_path):
     return tests, reference
 
 
+# The judge kills every process carrying its run's token: one of its own per test process, so a run of these
+# tests never touches what another run (a second checkout, a mutation run) left behind.
+TOKEN = f"tok{os.getpid()}"
+
+
 def make_job(tmp_path, catalog, **extra):
     tests, reference = catalog
     scratch = tmp_path / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     job = {"exercise": "adder", "tests": str(tests), "reference": str(reference), "builtin": False,
            "cache_dir": str(tmp_path / "cache"), "timeout": 5, "memory_gib": 1.5, "scratch": str(scratch),
-           "token": "tok", "jobs": 2, "hide": ["/hidden"], "secrets": ["", "/secret"], "isolate": False}
+           "token": TOKEN, "jobs": 2, "hide": ["/hidden"], "secrets": ["", "/secret"], "isolate": False}
     job.update(extra)
     return job
 
@@ -402,7 +407,7 @@ def test_each_run_gets_the_tests_the_limits_and_the_hidden_folders(fake_torch, t
         assert argv[:6] == ["-c", "{work}/pytest.ini", "-p", "quiz.grading.plugin", "--rootdir", "{work}"]
         assert "{work}/test_adder.py" in argv
         assert argv[argv.index("--cuda") + 1] == "0"
-    assert sorted(s["token"] for s in zygote.started) == ["tok-1", "tok-2"]
+    assert sorted(s["token"] for s in zygote.started) == [f"{TOKEN}-1", f"{TOKEN}-2"]
     assert reference_run["waits"] == [judge.REFERENCE_TIMEOUT_S], "the reference is not held to the learner's timeout"
     assert submission_run["waits"] == [5.0]
     assert not any((tmp_path / "scratch").iterdir()), "each run's folder is removed"
@@ -560,6 +565,32 @@ def test_a_reference_failing_its_own_check_is_torchprep_s_bug(fake_torch, tmp_pa
     assert result.status == "error"
     assert result.message == ("the reference solution does not meet its own test test_small: sum: expected 3, got 2"
                               ": a bug in torchprep, please report it")
+
+
+def test_an_error_about_the_reference_keeps_the_notes_on_how_the_catalog_was_verified(fake_torch, tmp_path, catalog,
+                                                                                      monkeypatch):
+    verified = judge.verified_sources
+    monkeypatch.setattr(judge, "verified_sources", lambda job, cache: (verified(job, cache)[0], ["a note"]))
+    reference = [session(tests=[["test_small", "add", False]]),
+                 test_record("test_small", [("sum", 2, {"expect": 3})])]
+    sub = b"other = 1\n"
+    zygote = FakeZygote({REFERENCE_SOURCE: Script(reference), sub: Script(reference)})
+    (result,) = judge.Judge(make_job(tmp_path, catalog), zygote, lambda _: None).grade(
+        [submit(tmp_path, "s.py", sub)])
+    assert result.status == "error" and result.notes == ("a note",)
+    assert result.submission_sha256 == judge.sha256(sub)
+
+
+def test_a_result_s_duration_is_its_own_time_in_milliseconds(fake_torch, tmp_path, catalog, monkeypatch):
+    monkeypatch.setattr(judge.time, "monotonic", lambda: 101.23456)
+    sub = b"fine = 1\n"
+    zygote = FakeZygote({REFERENCE_SOURCE: Script(REFERENCE), sub: Script(REFERENCE)})
+    j = judge.Judge(make_job(tmp_path, catalog), zygote, lambda _: None)
+    started = 100.0
+    result = j.verdict(REFERENCE, Path("s.py"), sub, {"records": REFERENCE, "code": 0, "timed_out": False,
+                                                      "problem": None, "isolation": "x", "log": ""},
+                       started, [])
+    assert result.status == "pass" and result.duration_s == 1.235
 
 
 def test_hidden_reference_needs_the_namespace_sandbox(fake_torch, tmp_path, catalog):
@@ -849,17 +880,20 @@ def test_the_log_tail_is_the_last_3000_bytes_of_a_run_log(tmp_path):
 # -- the judge's process: its protocol on stdin/stdout, its signals, its zygote -------------------------------------
 
 class RecordedJudge:
-    """Stands for Judge in main(): grades each submission to a result naming it; may fail on a job."""
+    """Stands for Judge in main(): grades each submission to a result naming it, telling its progress as the
+    real one does; may fail on a job."""
 
     made: list = []
 
-    def __init__(self, job, zygote, emit):
-        self.job, self.zygote, self.closed = job, zygote, False
+    def __init__(self, job, zygote, progress):
+        self.job, self.zygote, self.progress, self.closed = job, zygote, progress, False
         RecordedJudge.made.append(self)
 
     def grade(self, submissions):
         if self.job.get("explode"):
             raise RuntimeError("grading failed")
+        for done, _ in enumerate(submissions, 1):
+            self.progress({"progress": done, "total": len(submissions)})
         return [types.SimpleNamespace(to_json=lambda s=s: {"graded": s}) for s in submissions]
 
     def close(self):
@@ -913,8 +947,9 @@ def judge_process(monkeypatch):
 def test_the_judge_process_grades_the_one_job_on_stdin_and_says_ready_first(judge_process):
     code, messages, raw = judge_process('{"submissions": ["a.py", "b.py"]}')
     assert code == 0
-    assert messages == [{"ready": True}, {"results": [{"graded": "a.py"}, {"graded": "b.py"}]}]
-    assert raw.endswith("\n") and raw.count("\n") == 2  # one JSON document a line
+    assert messages == [{"ready": True}, {"progress": 1, "total": 2}, {"progress": 2, "total": 2},
+                        {"results": [{"graded": "a.py"}, {"graded": "b.py"}]}]
+    assert raw.endswith("\n") and raw.count("\n") == 4  # one JSON document a line
     assert judge_process.calls["die_with_parent"] == 1 and judge_process.calls["preload"] == 1
     (made,) = RecordedJudge.made
     assert made.job == {"submissions": ["a.py", "b.py"]} and made.zygote is RecordedZygote.made[0] and made.closed
@@ -925,7 +960,8 @@ def test_a_serving_judge_grades_each_line_as_a_job_and_skips_blank_lines(judge_p
     stdin = '{"submissions": ["a.py"]}\n\n   \n{"submissions": ["b.py", "c.py"]}\n'
     code, messages, _ = judge_process(stdin, "--serve")
     assert code == 0
-    assert messages == [{"ready": True}, {"results": [{"graded": "a.py"}]},
+    assert messages == [{"ready": True}, {"progress": 1, "total": 1}, {"results": [{"graded": "a.py"}]},
+                        {"progress": 1, "total": 2}, {"progress": 2, "total": 2},
                         {"results": [{"graded": "b.py"}, {"graded": "c.py"}]}]
     assert [j.job["submissions"] for j in RecordedJudge.made] == [["a.py"], ["b.py", "c.py"]]
     assert all(j.closed for j in RecordedJudge.made) and RecordedZygote.made[0].closed == 1

@@ -234,18 +234,23 @@ def explain_exception(outcome: dict, memory_gib: float | None) -> str:
     return f"{kind}: {message}{where}"
 
 
-def judge_test(reference: dict, submission: dict | None, memory_gib: float | None) -> Verdict:
-    """One test: the reference's record against the submission's (None when it never reported)."""
+def check_reference(reference: dict, memory_gib: float | None) -> None:
+    """CatalogError unless the reference's run of a test returned and met the test's own expectations."""
     name = reference["name"]
     if reference["outcome"].get("status") != "returned":
         raise CatalogError(f"the reference solution fails {name}: "
                            f"{explain_exception(reference['outcome'], memory_gib)}")
-    expected = reference["observations"]
-    for label, value, spec in expected:
+    for label, value, spec in reference["observations"]:
         if "expect" in spec:
             problem = difference(label, spec["expect"], value, spec)
             if problem:
                 raise CatalogError(f"the reference solution does not meet its own test {name}: {problem}")
+
+
+def judge_test(reference: dict, submission: dict | None, memory_gib: float | None) -> Verdict:
+    """One test: the reference's record against the submission's (None when it never reported)."""
+    check_reference(reference, memory_gib)
+    expected = reference["observations"]
     if submission is None:
         return Verdict("error", "not run: the grading run ended before this test finished")
     output = clean(submission.get("output", ""), 4_200)

@@ -204,7 +204,7 @@ class Judge:
                            f"(exit {outcome['code']}): a bug in torchprep, please report it.\n{detail}")
         for record in tests:
             try:
-                compare.judge_test(record, record, self.memory_gib)
+                compare.check_reference(record, self.memory_gib)
             except compare.CatalogError as error:
                 raise JobError(f"{error}: a bug in torchprep, please report it") from error
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -217,10 +217,10 @@ class Judge:
 
     # -- verdicts ------------------------------------------------------------------------------------
 
-    def verdict(self, reference: list[dict], submission_path: Path, source: bytes, outcome: dict | None,
+    def verdict(self, reference: list[dict], submission_path: Path, source: bytes, outcome: dict,
                 started: float, notes: list[str]) -> GradeResult:
         exercise = self.job["exercise"]
-        digest = sha256(source) if source is not None else None
+        digest = sha256(source)
 
         def result(status: str, message: str, tests: list[TestResult], isolation: str = "") -> GradeResult:
             return GradeResult(exercise, status, message, tuple(tests), round(time.monotonic() - started, 3),
@@ -232,8 +232,6 @@ class Judge:
         session = next(r for r in reference if r.get("kind") == "session")
         listed = [(name, task, needs_cuda) for name, task, needs_cuda in session["tests"]]
         expected = {r["name"]: r for r in reference if r.get("kind") == "test"}
-        if outcome is None:
-            return result("error", notes[-1] if notes else "not graded", [])
         isolation = outcome["isolation"]
         # What the run says its tests took (its own word, only ever shown as a timing, never graded).
         tests_s = sum(r["duration_s"] for r in outcome["records"] if r.get("kind") == "test"
@@ -284,10 +282,10 @@ class Judge:
             if problem:
                 reason = f"the grading run's report is broken: {problem}"
             elif code == 70:
-                reason = "the grading sandbox could not be set up: " + compare.clean(outcome["log"][-600:], 600)
+                reason = "the grading sandbox could not be set up: " + compare.clean(outcome["log"][-600:])
             elif sub_session is None:
-                reason = f"the grading run {how} before it started the tests:\n" + compare.clean(
-                    outcome["log"][-1_200:], 1_200)
+                log = compare.clean(outcome["log"][-1_200:])
+                reason = f"the grading run {how} before it started the tests:\n{log}"
             else:
                 reason = (f"the grading run {how} before all tests were done ({len(missing)} not run): does the "
                           "code call os._exit(), kill its own process or crash the interpreter?")
@@ -298,7 +296,6 @@ class Judge:
         return result("fail", f"{failed} of {len(counted)} tests failed{cuda_note}", tests, isolation)
 
     def grade(self, submissions: list[str]) -> list[GradeResult]:
-        started = time.monotonic()
         try:
             sources, notes = verified_sources(self.job, self.cache)
         except JobError as error:
@@ -332,14 +329,17 @@ class Judge:
                 outcome = self.run(path.name if path.suffix == ".py" else "submission.py", source,
                                    sources["tests"], hide)
                 if self.job.get("hidden_reference") and outcome["isolation"] != sandbox.NAMESPACES:
-                    outcome = None
                     run_notes.append("--hidden-reference needs the namespace sandbox, which this system refuses "
                                      "(only a process session and limits ran): not graded")
-                try:
-                    reference, _ = reference_future()
-                    result = self.verdict(reference, path, source, outcome, began, run_notes)
-                except JobError as error:
-                    result = GradeResult(self.job["exercise"], "error", str(error), (), 0.0, str(path),
+                    problem = run_notes[-1]
+                else:
+                    try:
+                        reference, _ = reference_future()
+                        result = self.verdict(reference, path, source, outcome, began, run_notes)
+                    except JobError as error:
+                        problem = str(error)
+                if problem is not None:
+                    result = GradeResult(self.job["exercise"], "error", problem, (), 0.0, str(path),
                                          sha256(source), notes=tuple(run_notes))
             with done_lock:
                 done += 1
@@ -361,7 +361,6 @@ class Judge:
 
             futures = [pool.submit(gated, path) for path in submissions]
             results = [future.result() for future in futures]
-        del started
         return results
 
     def close(self) -> None:

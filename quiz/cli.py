@@ -188,12 +188,12 @@ def _catalog(home: Path | None = None):
     return catalog.load(cache_dir=paths.cache_dir(paths.home(home)))
 
 
-def _open_store(ctx: typer.Context, console):
+def _open_store(ctx: typer.Context, console, lang: str = "en"):
     from quiz import paths, ui
     from quiz.store import Store
 
     store = Store.open(paths.home(_state(ctx).home))
-    ui.notices(console, store.notices)
+    ui.notices(console, store.notices, lang)
     return store
 
 
@@ -264,7 +264,7 @@ def quiz(
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console, lang)
     filters = session.Filters(topics=_check_topics(topic), difficulty=difficulty, types=tuple(qtype))
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         cards = review.load_cards(store)
         order = review.spaced_order(cards, utcnow())
         questions = session.draw(loaded.questions, filters, count, seed=seed, order=order)
@@ -295,7 +295,7 @@ def review_command(
     loaded = _load_bank(ctx, bank, console, lang)
     wanted = _check_topics(topic)
     candidates = session.select(loaded.questions, session.Filters(topics=wanted))
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         cards = review.load_cards(store)
         now = utcnow()
         due = review.due_questions(candidates, cards, now)[:count]
@@ -333,7 +333,7 @@ def topics(ctx: typer.Context, lang: str = LANG_OPTION, bank: list[Path] = BANK_
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console, lang)
     counts = {slug: sum(q.topic == slug for q in loaded.questions) for slug in topic_list.TOPIC_SLUGS}
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         accuracy = store.topic_accuracy()
     ui.topics_table(console, counts, accuracy, _check_lang(lang))
 
@@ -453,7 +453,7 @@ def report(
             raise UsageError("say which format to write with --format md, html or json")
     console = ui.make_console()
     loaded = _load_bank(ctx, bank, console, lang)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         built = report_module.build(store, loaded.questions, _catalog(_state(ctx).home), utcnow(), lang,
                                     interview=_interview_date(store.setting("interview")))
     if output_format is None:
@@ -545,7 +545,7 @@ def plan(ctx: typer.Context, interview: str | None = INTERVIEW_OPTION, hours_per
     lang = _check_lang(lang)
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console, lang)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         built = _build_plan(store, loaded, interview, hours_per_day, home=_state(ctx).home)
     if as_json:
         print(json.dumps(built.to_json(), ensure_ascii=False, indent=1))
@@ -564,7 +564,7 @@ def today(ctx: typer.Context, as_json: bool = JSON_OPTION, lang: str = LANG_OPTI
     lang = _check_lang(lang)
     console = ui.make_console(stderr=as_json)
     loaded = _load_bank(ctx, bank, console, lang)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         cards = review.load_cards(store)  # one read: the plan's and the quiz's
         built = _build_plan(store, loaded, None, None, cards, home=_state(ctx).home)
         day = built.today()
@@ -601,7 +601,7 @@ def fit(ctx: typer.Context,
     lang = _check_lang(lang)
     console = ui.make_console(stderr=as_json)
     words = ui.fit_words(lang)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         if defaults:
             fitting.use_defaults(store)
             ui.plain(console, words["defaults"])
@@ -651,7 +651,7 @@ def mock(
         shutil.copyfile(exercise.starter, target)
         return target
 
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         passed = frozenset(a.exercise_id for a in store.attempts() if a.status == "pass")
         planned = mock_module.plan(loaded.questions, exercises, minutes=minutes, seed=seed, passed=passed)
         if not planned.questions:
@@ -756,7 +756,7 @@ def _exercise_list(ctx: typer.Context, workspace: Path | None, lang: str) -> Non
 
     console = ui.make_console()
     exercises = _catalog(_state(ctx).home)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         attempts = {e.id: store.attempts(e.id) for e in exercises}
     ui.exercise_list(console, catalog.statuses(exercises, attempts, _workspace(workspace)), _check_lang(lang))
 
@@ -783,7 +783,7 @@ def start(ctx: typer.Context, exercise_id: str = typer.Argument(..., metavar="ID
     exercise = catalog.get(exercise_id)
     path, created = catalog.start(exercise, _workspace(workspace))
     if created:
-        with _open_store(ctx, console) as store:
+        with _open_store(ctx, console, lang) as store:
             store.record_event(exercise.id, "started")
     ui.exercise_started(console, exercise, path, created, _check_lang(lang))
 
@@ -850,7 +850,7 @@ def check(
 
     console = ui.make_console()
     exercises = _catalog(_state(ctx).home)
-    with _open_store(ctx, ui.make_console(stderr=True)) as store:
+    with _open_store(ctx, ui.make_console(stderr=True), lang) as store:
         if exercise_id:
             exercise = catalog.get(exercise_id, exercises)
         else:
@@ -892,7 +892,7 @@ def watch(
     lang = _check_lang(lang)
     console = ui.make_console()
     exercises = _catalog(_state(ctx).home)
-    with _open_store(ctx, ui.make_console(stderr=True)) as store:
+    with _open_store(ctx, ui.make_console(stderr=True), lang) as store:
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "watch", lang))
         path = catalog.workspace_file(exercise, _workspace(workspace))
@@ -993,7 +993,7 @@ def hint(ctx: typer.Context,
     from quiz import catalog, ui
 
     console = ui.make_console()
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         exercises = _catalog(_state(ctx).home)
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "hint", _check_lang(lang)))
@@ -1017,7 +1017,7 @@ def solution(
 
     lang = _check_lang(lang)
     console = ui.make_console()
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         exercises = _catalog(_state(ctx).home)
         exercise = (catalog.get(exercise_id, exercises) if exercise_id
                     else _current_exercise(console, store, exercises, workspace, "solution"))

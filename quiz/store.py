@@ -146,10 +146,23 @@ class Attempt:
     submission_sha256: str | None = None
 
 
+@dataclass(frozen=True)
+class MovedAside:
+    """What opening found: the database could not be read, so it was moved aside and a fresh one started."""
+
+    path: Path
+    moved: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return (f"The progress database {self.path} could not be read ({self.reason}); it was moved to "
+                f"{self.moved} and a fresh one started.")
+
+
 class Store:
     """An open progress database. Use ``Store.open(home)``; ``notices`` says what happened on opening."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, notices: list[str]):
+    def __init__(self, connection: sqlite3.Connection, path: Path, notices: list[MovedAside]):
         self.connection = connection
         self.path = path
         self.notices = notices
@@ -160,7 +173,7 @@ class Store:
     def open(cls, home: Path, now: datetime | None = None) -> Store:
         home.mkdir(parents=True, exist_ok=True)
         path = home / DB_NAME
-        notices: list[str] = []
+        notices: list[MovedAside] = []
         try:
             connection = cls._connect(path)
         except sqlite3.OperationalError as error:
@@ -175,8 +188,7 @@ class Store:
                 side = Path(str(path) + suffix)
                 if side.exists():
                     side.rename(Path(str(moved) + suffix))
-            notices.append(f"The progress database {path} could not be read ({error}); it was moved to "
-                           f"{moved} and a fresh one started.")
+            notices.append(MovedAside(path, moved, str(error)))
             connection = cls._connect(path)
         return cls(connection, path, notices)
 

@@ -95,9 +95,12 @@ def error(message: str) -> None:
     console.print(Text(prefix, style="bad") + para(message, console.width, first_offset=cell_len(prefix)))
 
 
-def notices(console: Console, messages: Sequence[str]) -> None:
-    for message in messages:
-        console.print(Text(message, style="warn"))
+def notices(console: Console, found: Sequence, lang: str = "en") -> None:
+    """What opening the progress database found (store.MovedAside): paths whole, never folded."""
+    for notice in found:
+        message = str(notice) if lang != "zh" else (
+            f"进度数据库 {notice.path} 无法读取（{notice.reason}），已移到 {notice.moved}，并新建了一个空的数据库。")
+        console.print(Text(message, style="warn"), soft_wrap=True)
 
 
 BANK_LEFT_OUT = {"en": "Some of your bank files were left out (run `torchprep bank lint` on them):",

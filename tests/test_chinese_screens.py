@@ -115,6 +115,16 @@ def test_the_other_screens_in_chinese_have_no_english_interface_words(cli, engli
         f"--- {name}\n{screens[name]}" for name, words in found.items() if words)
 
 
+def test_a_damaged_progress_database_is_told_in_chinese_with_its_paths_whole(cli, isolated, english_words):
+    isolated.mkdir(parents=True)
+    (isolated / "progress.db").write_bytes(b"not a database at all" * 100)
+    output = cli("report", "--lang", "zh").output
+    (notice,) = [line for line in output.splitlines() if "进度数据库" in line]
+    assert str(isolated / "progress.db") in notice and f"已移到 {isolated / 'progress.db.corrupt-'}" in notice
+    # what SQLite said stays as SQLite said it, in parentheses
+    assert leftovers(output.replace("（file is not a database）", ""), english_words) == [], output
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_commands_named_on_a_screen_are_drawn_as_code_never_with_their_backticks(cli, fixture_catalog, lang):
     screens = {

@@ -13,7 +13,7 @@ import pytest
 
 from quiz import store as store_module
 from quiz.errors import QuizError
-from quiz.store import Answer, Attempt, Mock, Store
+from quiz.store import Answer, Attempt, Mock, MovedAside, Store
 
 T0 = datetime(2026, 6, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -278,8 +278,9 @@ def test_a_corrupt_database_notice_says_what_sqlite_said_and_where_it_went(tmp_p
     tmp_path.joinpath("progress.db-wal").write_bytes(b"wal")
     with Store.open(tmp_path, now=T0) as store:
         moved = tmp_path / "progress.db.corrupt-20260601T093000"
-        assert store.notices == [f"The progress database {tmp_path / 'progress.db'} could not be read (file is not a "
-                                 f"database); it was moved to {moved} and a fresh one started."]
+        assert store.notices == [MovedAside(tmp_path / "progress.db", moved, "file is not a database")]
+        assert str(store.notices[0]) == (f"The progress database {tmp_path / 'progress.db'} could not be read (file "
+                                         f"is not a database); it was moved to {moved} and a fresh one started.")
         assert store.path == tmp_path / "progress.db" and store.answers() == []
     assert moved.read_bytes() == b"not a database at all" * 100
     assert Path(str(moved) + "-wal").read_bytes() == b"wal"

@@ -158,7 +158,7 @@ def test_a_corrupt_database_moves_aside_with_its_wal_and_shm(isolated, tmp_path)
     before = {suffix: Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm")}
     assert before["-wal"], "the crashed writer should have left its -wal"
     with Store.open(isolated, now=T0) as store:
-        assert store.answers() == [] and "could not be read" in store.notices[0]
+        assert store.answers() == [] and "could not be read" in str(store.notices[0])
     moved = isolated / f"{store_module.DB_NAME}.corrupt-20260501T090000"
     for suffix, content in before.items():
         side = Path(f"{moved}{suffix}")
@@ -209,8 +209,8 @@ def test_a_database_failing_quick_check_is_treated_as_corrupt(isolated, damage):
     connection.close()
     with Store.open(isolated, now=T0) as store:
         assert store.answers() == []
-        assert len(store.notices) == 1 and "could not be read" in store.notices[0]
-        assert "integrity check failed" in store.notices[0]
+        assert len(store.notices) == 1 and "could not be read" in str(store.notices[0])
+        assert "integrity check failed" in str(store.notices[0])
     assert (isolated / f"{store_module.DB_NAME}.corrupt-20260501T090000").read_bytes() == damaged
 
 

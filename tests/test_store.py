@@ -80,7 +80,7 @@ def test_a_corrupt_database_is_moved_aside_with_a_notice(isolated):
     with Store.open(isolated, now=NOW) as store:
         assert store.answers() == []
         assert len(store.notices) == 1
-        assert "could not be read" in store.notices[0] and "a fresh one started" in store.notices[0]
+        assert "could not be read" in str(store.notices[0]) and "a fresh one started" in str(store.notices[0])
     moved = isolated / f"{store_module.DB_NAME}.corrupt-20260301T120000"
     assert moved.read_bytes() == b"this is not sqlite" * 100
 

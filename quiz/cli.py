@@ -101,6 +101,7 @@ class _Group(_HelpGroup):
     """Turns a QuizError anywhere below into its message and exit code (a traceback only with --debug)."""
 
     def parse_args(self, ctx, args):
+        ctx.meta["torchprep.args"] = list(args)  # an error is told in the --lang they ask for
         return super().parse_args(ctx, _globals_first(list(args)))
 
     def invoke(self, ctx: typer.Context):
@@ -112,8 +113,18 @@ class _Group(_HelpGroup):
                 raise
             from quiz import ui
 
-            ui.error(str(problem))
+            ui.error(ui.error_in(str(problem), _lang_asked(ctx.meta.get("torchprep.args", []))))
             raise typer.Exit(problem.exit_code) from None
+
+
+def _lang_asked(args: list[str]) -> str:
+    """The --lang of a command line (errors are told in it), "en" when none is given."""
+    for index, arg in enumerate(args):
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return "en"
 
 
 def _app(help_text: str, cls=_HelpGroup, completion: bool = False) -> typer.Typer:

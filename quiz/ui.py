@@ -88,6 +88,65 @@ def make_console(stderr: bool = False) -> Console:
                    width=int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdecimal() else None)
 
 
+# Errors are raised in English, as data (core modules and the CLI's checks); a command run with --lang zh shows
+# them in Chinese through this table: each English message as a pattern, its fields carried over. What another
+# program said (SQLite, click's own usage errors) stays as it said it.
+ERRORS_ZH: tuple[tuple[str, str], ...] = (
+    (r"no exercise called '(?P<id>[^']*)': did you mean '(?P<close>[^']*)'\?",
+     "没有名为 '{id}' 的练习：你是不是想找 '{close}'？"),
+    (r"no exercise called '(?P<id>[^']*)': see `torchprep exercise list`",
+     "没有名为 '{id}' 的练习：用 `torchprep exercise list` 查看所有练习"),
+    (r"unknown topic '(?P<name>[^']*)': use one of (?P<choices>.*)", "没有主题 '{name}'：可选的主题有 {choices}"),
+    (r"unknown language '(?P<lang>[^']*)': use en or zh", "不支持语言 '{lang}'：请用 en 或 zh"),
+    (r"unknown type '(?P<type>[^']*)': use one of (?P<choices>.*)", "没有题型 '{type}'：可选的题型有 {choices}"),
+    (r"no question matches these filters: try fewer of them, or see `torchprep topics`",
+     "没有符合这些条件的题目：少用几个筛选条件，或者看看 `torchprep topics`"),
+    (r"unknown format '(?P<format>[^']*)': use md, html or json", "不支持格式 '{format}'：请用 md、html 或 json"),
+    (r"say which format to write with --format md, html or json", "请用 --format md、html 或 json 指定要写的格式"),
+    (r"when is your interview\? Give it once: `torchprep plan --interview YYYY-MM-DD`",
+     "你的面试在哪天？设置一次即可：`torchprep plan --interview YYYY-MM-DD`"),
+    (r"--interview '(?P<text>[^']*)': give a date as YYYY-MM-DD, such as (?P<example>\S+)",
+     "--interview '{text}'：日期请写成 YYYY-MM-DD，例如 {example}"),
+    (r"the interview date (?P<date>\S+) is today: a plan needs a date after today",
+     "面试日期 {date} 就是今天：计划需要一个今天之后的日期"),
+    (r"the interview date (?P<date>\S+) is (?P<days>\d+) days? ago: a plan needs a date after today",
+     "面试日期 {date} 是 {days} 天前：计划需要一个今天之后的日期"),
+    (r"hours per day must be more than 0 and at most 24, not (?P<hours>\S+)",
+     "每天的小时数必须大于 0、最多 24，而不是 {hours}"),
+    (r"--minutes (?P<minutes>-?\d+): a mock interview lasts (?P<low>\d+) to (?P<high>\d+) minutes "
+     r"\(45 is a typical first round\)",
+     "--minutes {minutes}：模拟面试的时长是 {low} 到 {high} 分钟（一轮初面通常是 45 分钟）"),
+    (r"no open questions to ask: check your --bank files", "没有可问的问答题：检查一下你的 --bank 文件"),
+    (r"you have passed every exercise: name one to check it again",
+     "你已经通过了所有练习：写上练习的 id 可以再检查一次"),
+    (r"the grader did not start: run `torchprep check` to see why",
+     "评分程序没有启动：运行 `torchprep check` 看看原因"),
+    (r"(?P<count>\d+) of your reviews count for a fit \(those a day or more after the card's previous review\); "
+     r"fitting needs (?P<need>\d+), below which FSRS's optimizer keeps its defaults\. Until then the defaults are "
+     r"used\.",
+     "你的复习中有 {count} 次可以用来拟合（距同一张卡片上一次复习一天或更久的复习）；拟合至少需要 {need} 次，"
+     "少于这个数时 FSRS 的优化器只会留下默认参数。在那之前使用默认参数。"),
+    (r"the progress database (?P<path>.+) is held by another program \(another torchprep still running\?\) and "
+     r"stayed locked for (?P<seconds>\S+) s: close it and try again\. Nothing was changed\.",
+     "进度数据库 {path} 被另一个程序占用（还有 torchprep 在运行？），等了 {seconds} 秒仍然被锁：关掉它再试一次。"
+     "什么都没有改动。"),
+    (r"the progress database was written by a newer torchprep \(schema (?P<schema>\d+); this one knows up to "
+     r"(?P<known>\d+)\): upgrade torchprep",
+     "进度数据库是更新版本的 torchprep 写的（schema {schema}，这个版本最多认识 {known}）：请升级 torchprep"),
+)
+
+
+def error_in(message: str, lang: str) -> str:
+    """The error as the user reads it in ``lang``: a message of ERRORS_ZH in Chinese, anything else as it is."""
+    if lang != "zh":
+        return message
+    for pattern, chinese in ERRORS_ZH:
+        found = re.fullmatch(pattern, message, flags=re.S)
+        if found:
+            return chinese.format(**found.groupdict())
+    return message
+
+
 def error(message: str) -> None:
     # A message written in Chinese (a command run with --lang zh) gets a Chinese prefix.
     console = make_console(stderr=True)

@@ -178,3 +178,97 @@ def test_the_learning_loop_screens_in_chinese_have_no_english_interface_words(cl
     found = {name: leftovers(output, english_words) for name, output in screens.items()}
     assert {name: words for name, words in found.items() if words} == {}, "\n\n".join(
         f"--- {name}\n{screens[name]}" for name, words in found.items() if words)
+
+
+# -- errors ----------------------------------------------------------------------------------------------------------
+
+ERROR_COMMANDS = [
+    ["check", "nonexist"], ["hint", "adder-x"], ["start", "xyz"], ["quiz", "--topic", "nonsense"],
+    ["quiz", "--type", "foo"], ["quiz", "--topic", "behavioural", "--type", "output"],
+    ["plan", "--interview", "2020-01-01"], ["plan", "--interview", "notadate"],
+    ["plan", "--hours-per-day", "30", "--interview", "2099-01-01"], ["mock", "--minutes", "2"], ["today"], ["fit"],
+    ["report", "--format", "pdf"], ["report", "--output", "report.txt"],
+]
+
+
+@pytest.mark.parametrize("args", ERROR_COMMANDS, ids=lambda args: " ".join(args))
+def test_an_error_of_a_command_run_in_chinese_is_told_in_chinese(cli, fixture_catalog, args):
+    english = cli(*args, expect=2).output
+    chinese = cli(*args, "--lang", "zh", expect=2).output
+    assert english.startswith("Error: ") and chinese.startswith("错误："), (english, chinese)
+    told = re.sub(r"--[a-z-]+|'[^']*'|[a-z-]+(?:, [a-z-]+)+", " ", chinese)  # options, quoted fields, id lists
+    told = re.sub(r"torchprep[ \u00a0][A-Za-z\u00a0 -]+", " ", told)  # a command to run, drawn as code
+    assert leftovers(told, _error_words()) == [], chinese
+
+
+def _error_words() -> set[str]:
+    """The words of the English sentences ERRORS_ZH translates: not their fields (ids, topics, dates), commands
+    in backticks, options or the names of formats and languages, which the Chinese keeps."""
+    from quiz import ui
+
+    kept = r"\(\?P<\w+>[^)]*\)|`[^`]*`|--[a-z-]+|YYYY-MM-DD|FSRS|md, html or json|en or zh|torchprep"
+    return {w.lower() for pattern, _ in ui.ERRORS_ZH for w in WORD.findall(re.sub(kept, " ", pattern))}
+
+
+def test_every_translated_error_is_one_torchprep_raises_today(cli, fixture_catalog, tmp_path, monkeypatch):
+    """A pattern that no longer matches its English message would leave that error in English: each pattern
+    matches a message raised here for real, or (without fields) is a sentence cli.py raises word for word."""
+    import sqlite3
+    from datetime import datetime, timezone
+
+    from quiz import cli as cli_module
+    from quiz import store as store_module
+    from quiz import ui
+
+    raised: list[str] = []
+    translate = ui.error_in
+    monkeypatch.setattr(ui, "error_in", lambda message, lang: raised.append(message) or translate(message, lang))
+    for args in ERROR_COMMANDS:
+        cli(*args, expect=2)
+    cli("plan", "--interview", datetime.now(timezone.utc).date().isoformat(), expect=2)
+    with pytest.raises(cli_module.UsageError) as unknown_language:
+        cli_module._check_lang("fr")
+    raised.append(str(unknown_language.value))
+    (tmp_path / "newer").mkdir()
+    with sqlite3.connect(tmp_path / "newer" / "progress.db") as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(cli_module.QuizError) as newer:
+        store_module.Store.open(tmp_path / "newer")
+    raised.append(str(newer.value))
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    holder = sqlite3.connect(tmp_path / "newer" / "progress.db", isolation_level=None)
+    holder.execute("PRAGMA user_version = 0")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(cli_module.QuizError) as locked:
+            store_module.Store.open(tmp_path / "newer")
+        raised.append(str(locked.value))
+    finally:
+        holder.close()
+
+    source = (ROOT / "quiz" / "cli.py").read_text(encoding="utf-8")
+    untranslated = []
+    for pattern, _ in ui.ERRORS_ZH:
+        literal = None if "(?P<" in pattern else re.sub(r"\\(.)", r"\1", pattern)
+        if not any(re.fullmatch(pattern, message, flags=re.S) for message in raised) and (
+                literal is None or f'"{literal}"' not in source):
+            untranslated.append(pattern)
+    assert untranslated == []
+    assert [message for message in raised if translate(message, "zh") == message] == []
+
+
+def test_the_chinese_errors_keep_their_fields_and_use_no_english_words():
+    from quiz import ui
+
+    for pattern, chinese in ui.ERRORS_ZH:
+        assert set(re.findall(r"\(\?P<(\w+)>", pattern)) == set(re.findall(r"\{(\w+)\}", chinese)), pattern
+        words = re.sub(r"\{\w+\}|`[^`]*`|--[a-z-]+|YYYY-MM-DD|FSRS|schema|torchprep|md|html|json|en|zh|id", "", chinese)
+        assert not re.search(r"[A-Za-z]{2,}", words), chinese
+
+
+def test_an_error_outside_the_table_is_shown_as_it_was_raised():
+    from quiz import ui
+
+    assert ui.error_in("something else went wrong", "zh") == "something else went wrong"
+    assert ui.error_in("unknown language 'fr': use en or zh", "en") == "unknown language 'fr': use en or zh"
+    assert ui.error_in("unknown language 'fr': use en or zh", "zh") == "不支持语言 'fr'：请用 en 或 zh"

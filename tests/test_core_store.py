@@ -394,3 +394,109 @@ def test_settings_are_set_replaced_removed_and_merged_without_overwriting(tmp_pa
         assert store.setting("interview") == "2026-06-10" and store.setting("lang") == "zh"
         store.set_settings({"lang": None})
         assert store.setting("lang") is None
+
+
+# -- from the store's mutation survivors: the connection itself ------------------------------------------------------
+
+def test_an_answer_is_committed_when_it_is_recorded_so_another_program_sees_it_at_once(tmp_path):
+    with Store.open(tmp_path) as store:
+        store.record_answer(answer("seen"))
+        other = sqlite3.connect(tmp_path / "progress.db", timeout=1)
+        try:
+            assert other.execute("SELECT question_id FROM answers").fetchall() == [("seen",)]
+        finally:
+            other.close()
+        assert not store.connection.in_transaction
+
+
+def test_the_health_check_reads_only_and_waits_for_a_busy_database_as_long_as_the_store(tmp_path, monkeypatch):
+    with Store.open(tmp_path):
+        pass
+    opened = []
+    connect = sqlite3.connect
+
+    def recording(target, *args, **kwargs):
+        opened.append((str(target), kwargs))
+        return connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", recording)
+    with Store.open(tmp_path):
+        pass
+    probe, main = opened
+    assert probe == (f"{(tmp_path / 'progress.db').resolve().as_uri()}?mode=ro",
+                     {"uri": True, "timeout": store_module.BUSY_TIMEOUT_S})
+    assert main == (str(tmp_path / "progress.db"), {"timeout": store_module.BUSY_TIMEOUT_S, "isolation_level": None})
+
+
+class _FailsOnce:
+    """A connection whose first PRAGMA journal_mode fails as a damaged (or unwell) file makes it fail."""
+
+    failed = False
+
+    def __init__(self, real, message):
+        self.real, self.message = real, message
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def __setattr__(self, name, value):
+        if name in ("real", "message"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.real, name, value)
+
+    def execute(self, sql, *args):
+        if sql.startswith("PRAGMA journal_mode") and not _FailsOnce.failed:
+            _FailsOnce.failed = True
+            raise sqlite3.DatabaseError(self.message)
+        return self.real.execute(sql, *args)
+
+
+@pytest.mark.parametrize("message, moved", [("file is not a database", True), ("disk I/O error", False)])
+def test_an_error_setting_up_the_connection_moves_the_file_aside_only_when_it_is_damage(tmp_path, monkeypatch,
+                                                                                         message, moved):
+    with Store.open(tmp_path) as store:
+        store.record_answer(answer())
+    connect = sqlite3.connect
+    _FailsOnce.failed = False
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda target, *args, **kwargs: (
+        connect(target, *args, **kwargs) if kwargs.get("uri") else _FailsOnce(connect(target, *args, **kwargs),
+                                                                                 message)))
+    if moved:
+        with Store.open(tmp_path, now=T0) as store:
+            assert [type(n) for n in store.notices] == [MovedAside] and store.notices[0].reason == message
+            assert store.answers() == []
+    else:
+        with pytest.raises(sqlite3.DatabaseError, match="disk I/O error"):
+            Store.open(tmp_path)
+        assert (tmp_path / "progress.db").exists() and not list(tmp_path.glob("*.corrupt-*"))
+
+
+class _StaleFirstRead:
+    """A connection whose first read of the schema version is from before another process migrated."""
+
+    def __init__(self, real, stale: int):
+        self.real, self.stale = real, stale
+
+    def execute(self, sql, *args):
+        if sql == "PRAGMA user_version" and self.stale is not None:
+            stale, self.stale = self.stale, None
+            return self.real.execute(f"SELECT {stale}")
+        return self.real.execute(sql, *args)
+
+
+def test_migrations_another_process_ran_meanwhile_are_skipped_and_the_rest_still_run(tmp_path):
+    path = tmp_path / "progress.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in store_module._statements(store_module.MIGRATIONS[0]):
+            connection.execute(statement)
+        connection.execute("PRAGMA user_version = 1")  # another process got as far as version 1 ...
+        store_module._migrate(_StaleFirstRead(connection, stale=0))  # ... after this one read 0
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(store_module.MIGRATIONS)
+        assert not connection.in_transaction
+    finally:
+        connection.close()
+    with Store.open(tmp_path) as store:
+        store.record_answer(answer())
+        assert len(store.answers()) == 1

@@ -858,14 +858,19 @@ def test_keys_yaml_builds_into_other_types_and_bad_characters_are_found_at_their
     assert found(write(tmp_path, "file", text)) == expected
 
 
-@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
-def test_a_character_yaml_does_not_allow_is_found_at_its_line_by_either_parser(tmp_path, monkeypatch, libyaml):
+@pytest.fixture(params=[True, False], ids=["libyaml", "pure-python"])
+def libyaml(request, monkeypatch) -> bool:
+    """Each test that takes it runs with libyaml's parser, then with PyYAML's own (libyaml hidden)."""
     import yaml
 
-    if not libyaml:
+    if not request.param:
         monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     elif not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML was built without libyaml here")
+    return request.param
+
+
+def test_a_character_yaml_does_not_allow_is_found_at_its_line_by_either_parser(tmp_path, libyaml):
     path = write(tmp_path, "file", "format_version: 1\nquestions: []\n\nb: x\x1by\n")
     assert found(path) == [(4, None, "invalid YAML: character #x001b is not allowed in a YAML file")]
 
@@ -882,14 +887,7 @@ def test_a_value_its_tag_cannot_build_is_a_problem_at_its_line_not_a_traceback(t
     assert found(write(tmp_path, "tag", text)) == [(line, None, message)]
 
 
-@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
-def test_a_bank_nested_thousands_deep_is_a_problem_not_a_traceback(tmp_path, monkeypatch, libyaml):
-    import yaml
-
-    if not libyaml:
-        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
-    elif not hasattr(yaml, "CSafeLoader"):
-        pytest.skip("PyYAML was built without libyaml here")
+def test_a_bank_nested_thousands_deep_is_a_problem_not_a_traceback(tmp_path, libyaml):
     path = write(tmp_path, "deep", "format_version: 1\nquestions: " + "[" * 5000 + "]" * 5000 + "\n")
     expected = (2, "invalid YAML: exceeded maximum nesting depth") if libyaml else (
         None, "invalid YAML: nested too deeply to read")

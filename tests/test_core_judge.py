@@ -555,7 +555,10 @@ def test_a_reference_needing_cuda_tests_that_did_not_run_here_is_complete(fake_t
     assert result.status == "pass" and result.message.endswith("1 needs a CUDA GPU and was not checked here")
 
 
-def test_a_reference_failing_its_own_check_is_torchprep_s_bug(fake_torch, tmp_path, catalog):
+def test_a_reference_failing_its_own_check_is_torchprep_s_bug_and_keeps_the_catalog_s_notes(fake_torch, tmp_path,
+                                                                                            catalog, monkeypatch):
+    verified = judge.verified_sources
+    monkeypatch.setattr(judge, "verified_sources", lambda job, cache: (verified(job, cache)[0], ["a note"]))
     reference = [session(tests=[["test_small", "add", False]]),
                  test_record("test_small", [("sum", 2, {"expect": 3})])]
     sub = b"other = 1\n"
@@ -565,20 +568,7 @@ def test_a_reference_failing_its_own_check_is_torchprep_s_bug(fake_torch, tmp_pa
     assert result.status == "error"
     assert result.message == ("the reference solution does not meet its own test test_small: sum: expected 3, got 2"
                               ": a bug in torchprep, please report it")
-
-
-def test_an_error_about_the_reference_keeps_the_notes_on_how_the_catalog_was_verified(fake_torch, tmp_path, catalog,
-                                                                                      monkeypatch):
-    verified = judge.verified_sources
-    monkeypatch.setattr(judge, "verified_sources", lambda job, cache: (verified(job, cache)[0], ["a note"]))
-    reference = [session(tests=[["test_small", "add", False]]),
-                 test_record("test_small", [("sum", 2, {"expect": 3})])]
-    sub = b"other = 1\n"
-    zygote = FakeZygote({REFERENCE_SOURCE: Script(reference), sub: Script(reference)})
-    (result,) = judge.Judge(make_job(tmp_path, catalog), zygote, lambda _: None).grade(
-        [submit(tmp_path, "s.py", sub)])
-    assert result.status == "error" and result.notes == ("a note",)
-    assert result.submission_sha256 == judge.sha256(sub)
+    assert result.notes == ("a note",) and result.submission_sha256 == judge.sha256(sub)
 
 
 def test_a_result_s_duration_is_its_own_time_in_milliseconds(fake_torch, tmp_path, catalog, monkeypatch):

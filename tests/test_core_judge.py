@@ -259,6 +259,29 @@ def test_a_run_that_timed_out_is_killed_and_told(fake_torch, tmp_path, catalog):
     assert zygote.killed == [1000 + zygote.started.index(run)]
 
 
+def test_a_timed_out_run_whose_zygote_is_gone_kills_nothing_and_is_still_told(fake_torch, tmp_path, catalog):
+    class GoneZygote(FakeZygote):
+        def wait_started(self, run):
+            return {}  # what the real zygote gives when it died before the run had a pid
+
+    sub = b"while True: pass\n"
+    zygote = GoneZygote({REFERENCE_SOURCE: Script(REFERENCE), sub: Script([session()], code=-9, timed_out=True)})
+    (result,) = judge.Judge(make_job(tmp_path, catalog, timeout=2.5), zygote, lambda _: None).grade(
+        [submit(tmp_path, "s.py", sub)])
+    assert result.status == "error" and result.message.startswith("the tests did not finish within 2.5 s")
+    assert zygote.killed == []
+
+
+def test_the_zygote_never_signals_a_process_group_by_a_pid_of_0_or_less(monkeypatch):
+    from quiz.grading import zygote as zygote_module
+
+    sent = []
+    monkeypatch.setattr(zygote_module.os, "kill", lambda pid, signum: sent.append((pid, signum)))
+    for pid in (0, -1, -1234, 4321):
+        zygote_module._kill(pid)
+    assert sent == [(4321, zygote_module.signal.SIGKILL)]
+
+
 def test_a_test_reported_twice_cannot_be_trusted(fake_torch, tmp_path, catalog):
     sub = b"twice = 1\n"
     run = [session(), passing(), passing(), passing("test_large", 30)]

@@ -159,7 +159,8 @@ class Judge:
         code = self.zygote.wait_ended(run, timeout)
         timed_out = code is None
         if timed_out:
-            self.zygote.kill(info.get("pid", 0))
+            if info.get("pid"):  # no pid: the zygote itself is gone, and the run with it
+                self.zygote.kill(info["pid"])
             code = self.zygote.wait_ended(run, 30)
         for pid in sandbox.processes_with_token(token):  # only the fallback leaves any: namespaces die whole
             self.zygote.kill(pid)
@@ -222,7 +223,7 @@ class Judge:
         exercise = self.job["exercise"]
         digest = sha256(source)
 
-        def result(status: str, message: str, tests: list[TestResult], isolation: str = "") -> GradeResult:
+        def result(status: str, message: str, tests: list[TestResult], isolation: str) -> GradeResult:
             return GradeResult(exercise, status, message, tuple(tests), round(time.monotonic() - started, 3),
                                str(submission_path), digest, isolation=isolation, notes=tuple(notes),
                                tests_s=round(tests_s, 4))

@@ -161,6 +161,8 @@ def serve(channel: socket.socket) -> None:
 
 
 def _kill(pid: int) -> None:
+    if pid <= 0:  # 0 and -1 would signal a whole process group, or every process we may signal
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -471,6 +471,7 @@ def test_the_judge_removes_only_a_scratch_folder_it_made(fake_torch, tmp_path, c
     assert own.scratch.is_dir() and own.scratch.name.startswith("torchprep-judge-")
     own.close()
     assert not own.scratch.exists()
+    own.close()  # closing again (its folder already gone, as a temp cleaner may also do) is harmless
 
 
 def test_many_submissions_are_graded_in_order_with_progress(fake_torch, tmp_path, catalog):

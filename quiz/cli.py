@@ -6,6 +6,7 @@ them, so `torchprep --help` stays fast; torch is never imported in this process 
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,11 @@ class _HelpGroup(TyperGroup):
         if command is not None:
             _tidy_help(command)
             options.prepare(command)
+            _page_help(command)
         return command
+
+    def get_help_option(self, ctx):
+        return _paged(super().get_help_option(ctx))
 
     def get_params(self, ctx):
         _tidy_help(self)
@@ -67,6 +72,40 @@ class _HelpGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _page_help(command) -> None:
+    """The command's --help through the pager when it is taller than the terminal (see _show_help)."""
+    if getattr(command, "_paged_help", False):
+        return
+    command._paged_help = True
+    make = command.get_help_option
+    command.get_help_option = lambda ctx: _paged(make(ctx))
+
+
+def _paged(option):
+    if option is not None:
+        option.callback = _show_help
+    return option
+
+
+def _show_help(ctx, param, value) -> None:
+    """Click's help, paged on a terminal it would overflow: the command list is 50 lines, and at 24 rows its top
+    (the usage and the first commands) would scroll away. LESS=FRX as git sets it: colours, and no pager at all
+    when it fits after all."""
+    if not value or ctx.resilient_parsing:
+        return
+    import shutil
+
+    text = ctx.get_help()
+    if sys.stdout.isatty() and text.count("\n") + 1 >= shutil.get_terminal_size().lines:
+        import pydoc
+
+        os.environ.setdefault("LESS", "FRX")
+        pydoc.pager(text + "\n")
+    else:
+        typer.echo(text, color=ctx.color)
+    ctx.exit()
 
 
 GLOBAL_VALUE_OPTIONS = ("--home",)
@@ -426,7 +465,6 @@ def _command_named(args: list[str]) -> str | None:
 
 
 def main() -> None:
-    import os
 
     name = _command_named(sys.argv[1:])
     if name in FAST_COMMANDS and not any(key.endswith("_COMPLETE") for key in os.environ):
@@ -966,7 +1004,6 @@ def grade(
 
     One broken submission never stops the batch. Exit 0 when every submission passes, 1 otherwise.
     """
-    import os
 
     from quiz import catalog, ui
     from quiz.grading import formats, runner

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import typer
 
 from quiz.cli import app
@@ -97,3 +98,59 @@ def test_tab_completes_commands_exercise_ids_topics_languages_and_types_without_
     assert offered == [slug for slug in topics.TOPIC_SLUGS if slug.startswith("tr")] and not torch_loaded
     assert complete("torchprep report --lang ")[0] == ["en", "zh"]
     assert complete("torchprep quiz --type ")[0] == ["choice", "multi", "output", "bug", "open"]
+
+
+class _HelpContext:
+    """What _show_help uses of click's context."""
+
+    resilient_parsing, color = False, None
+
+    def __init__(self, lines: int):
+        self.text = "\n".join(f"line {n}" for n in range(1, lines + 1))
+
+    def get_help(self) -> str:
+        return self.text
+
+    def exit(self):
+        raise SystemExit(0)
+
+
+@pytest.mark.parametrize("terminal, lines, paged", [
+    (True, 50, True),  # the command list at 24 rows: its top would scroll away
+    (True, 23, False),  # fits, with the prompt's line
+    (True, 24, True),
+    (False, 50, False),  # piped or captured: the text as it is
+])
+def test_help_taller_than_the_terminal_goes_through_the_pager(monkeypatch, capsys, terminal, lines, paged):
+    import os
+    import pydoc
+    import shutil
+
+    from quiz import cli as cli_module
+
+    shown = []
+    monkeypatch.setattr(pydoc, "pager", shown.append)
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((80, 24)))
+    monkeypatch.setattr(cli_module.sys.stdout, "isatty", lambda: terminal)
+    monkeypatch.delenv("LESS", raising=False)
+    context = _HelpContext(lines)
+    with pytest.raises(SystemExit):
+        cli_module._show_help(context, None, True)
+    if paged:
+        assert shown == [context.text + "\n"] and capsys.readouterr().out == ""
+        assert os.environ["LESS"] == "FRX"
+    else:
+        assert shown == [] and capsys.readouterr().out == context.text + "\n"
+
+
+def test_every_help_option_is_the_paging_one(cli):
+    import typer
+
+    from quiz import cli as cli_module
+
+    group = typer.main.get_command(cli_module.app)
+    context = group.make_context("torchprep", ["quiz"], resilient_parsing=True)
+    assert group.get_help_option(context).callback is cli_module._show_help
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command.get_help_option(context).callback is cli_module._show_help, name

@@ -157,13 +157,13 @@ class _Group(_HelpGroup):
 
 
 def _lang_asked(args: list[str]) -> str:
-    """The --lang of a command line (errors are told in it), "en" when none is given."""
+    """The --lang of a command line (errors are told in it), else TORCHPREP_LANG's, else "en"."""
     for index, arg in enumerate(args):
         if arg == "--lang" and index + 1 < len(args):
             return args[index + 1]
         if arg.startswith("--lang="):
             return arg.split("=", 1)[1]
-    return "en"
+    return os.environ.get("TORCHPREP_LANG") or "en"
 
 
 def _app(help_text: str, cls=_HelpGroup, completion: bool = False) -> typer.Typer:
@@ -274,8 +274,8 @@ def _check_topics(names: list[str]) -> tuple[str, ...]:
 
 
 BANK_OPTION = typer.Option([], "--bank", help="Also use the questions in this YAML file or folder (repeatable).")
-LANG_OPTION = typer.Option("en", "--lang", autocompletion=_complete_lang,
-                           help="Language: en or zh (a text not translated yet shows in English).")
+LANG_OPTION = typer.Option("en", "--lang", envvar="TORCHPREP_LANG", show_envvar=False, autocompletion=_complete_lang,
+                           help="Language: en or zh (default: TORCHPREP_LANG, else en).")
 
 
 MEMORY_OPTION = typer.Option(4.0, "--memory", min=0.5, help="Memory limit of each grading process, in GiB.")
@@ -732,28 +732,32 @@ app.add_typer(progress_app, name="progress")
 
 
 @progress_app.command("export")
-def progress_export(ctx: typer.Context, file: Path = typer.Argument(..., help="The JSON file to write.")) -> None:
+def progress_export(ctx: typer.Context, file: Path = typer.Argument(..., help="The JSON file to write."),
+                    lang: str = LANG_OPTION) -> None:
     """Write your whole history (answers, exercise attempts, mock interviews) to one JSON file."""
     from quiz import progress, ui
     from quiz.store import utcnow
 
+    lang = _check_lang(lang)
     console = ui.make_console()
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         counts = progress.write_export(store, file, utcnow())
-    ui.plain(console, f"✓ Wrote {file}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()), "ok")
+    ui.plain(console, ui.CHANGE_WORDS[lang]["wrote"].format(file=file, counts=ui.counted(counts, lang)), "ok")
 
 
 @progress_app.command("import")
-def progress_import(ctx: typer.Context, file: Path = typer.Argument(..., help="A file from `progress export`."))\
-        -> None:
+def progress_import(ctx: typer.Context, file: Path = typer.Argument(..., help="A file from `progress export`."),
+                    lang: str = LANG_OPTION) -> None:
     """Merge an exported history into this machine's; importing the same file twice changes nothing."""
     from quiz import progress, ui
 
+    lang = _check_lang(lang)
     console = ui.make_console()
     document = progress.read_export(file)
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         added = progress.import_document(store, document)
-    ui.plain(console, f"✓ Imported {file}: " + ", ".join(f"{n} new {kind}" for kind, n in added.items()), "ok")
+    ui.plain(console, ui.CHANGE_WORDS[lang]["imported"].format(file=file, counts=ui.counted(added, lang, new=True)),
+             "ok")
 
 
 @progress_app.command("reset")
@@ -762,26 +766,29 @@ def progress_reset(
     topic: str | None = typer.Option(None, "--topic", autocompletion=_complete_topic,
                                      help="Only this topic's answers and exercises."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    lang: str = LANG_OPTION,
 ) -> None:
     """Forget your progress (all of it, or one topic's), after a confirmation and a backup export."""
-    from quiz import paths, progress, review, ui
+    from quiz import paths, progress, review, topics, ui
     from quiz.store import utcnow
 
+    lang = _check_lang(lang)
+    words = ui.CHANGE_WORDS[lang]
     console = ui.make_console()
     slug = _check_topics([topic])[0] if topic else None
-    what = f"your progress on {slug}" if slug else "all your progress"
-    if not yes and not typer.confirm(f"Forget {what}?"):
-        ui.plain(console, "Nothing changed.", "muted")
+    what = words["topic"].format(topic=topics.label(slug, lang)) if slug else words["all"]
+    if not yes and not typer.confirm(words["forget"].format(what=what)):
+        ui.plain(console, words["unchanged"], "muted")
         raise typer.Exit(1)
     now = utcnow()
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         backup = paths.home(_state(ctx).home) / "backups" / f"progress-{now:%Y%m%d-%H%M%S}.json"
         progress.write_export(store, backup, now)
         exercise_ids = [e.id for e in _catalog(_state(ctx).home) if e.topic == slug] if slug else []
         removed = store.forget(slug, exercise_ids)
         review.rebuild(store)
-    ui.plain(console, f"✓ Forgot {what} ({removed.get('answers', 0)} answers, {removed.get('attempts', 0)} exercise "
-                      f"checks). A backup is at {backup} (`torchprep progress import` brings it back).", "ok")
+    ui.plain(console, words["forgot"].format(what=what, answers=removed.get("answers", 0),
+                                             attempts=removed.get("attempts", 0), backup=backup), "ok")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1083,20 +1090,23 @@ def reset(
     exercise_id: str = typer.Argument(..., metavar="ID", autocompletion=_complete_exercise),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     workspace: Path | None = WORKSPACE_OPTION,
+    lang: str = LANG_OPTION,
 ) -> None:
     """Put the starter back in your workspace; your previous file is kept in workspace/backups."""
     from quiz import catalog, ui
     from quiz.store import utcnow
 
+    lang = _check_lang(lang)
+    words = ui.CHANGE_WORDS[lang]
     console = ui.make_console()
     exercise = catalog.get(exercise_id)
     folder = _workspace(workspace)
-    if not yes and not typer.confirm(f"Replace {catalog.workspace_file(exercise, folder)} with the starter?"):
-        ui.plain(console, "Nothing changed.", "muted")
+    if not yes and not typer.confirm(words["replace"].format(path=catalog.workspace_file(exercise, folder))):
+        ui.plain(console, words["unchanged"], "muted")
         raise typer.Exit(1)
     path, backup = catalog.reset(exercise, folder, utcnow())
-    with _open_store(ctx, console) as store:
+    with _open_store(ctx, console, lang) as store:
         store.record_event(exercise.id, "reset", str(backup) if backup else None)
-    ui.path_line(console, "✓ The starter is back in:", path, "ok")
+    ui.path_line(console, words["starter_back"], path, "ok")
     if backup:
-        ui.path_line(console, "Your previous file is kept in:", backup, "muted")
+        ui.path_line(console, words["kept"], backup, "muted")

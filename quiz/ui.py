@@ -703,9 +703,39 @@ def path_line(console: Console, label: str, path, style: str | None = None) -> N
     console.print(Text(f"  {path}"), soft_wrap=True)
 
 
+# progress export / import / reset and reset: what they did, in each language.
+CHANGE_WORDS = {
+    "en": {"kinds": {"answers": "answers", "attempts": "attempts", "events": "events", "mocks": "mocks",
+                     "settings": "settings"},
+           "sep": ", ", "count": "{n} {kind}", "new": "{n} new {kind}",
+           "wrote": "✓ Wrote {file}: {counts}", "imported": "✓ Imported {file}: {counts}",
+           "all": "all your progress", "topic": "your progress on {topic}", "forget": "Forget {what}?",
+           "forgot": "✓ Forgot {what} ({answers} answers, {attempts} exercise checks). A backup is at {backup} "
+                     "(`torchprep progress import` brings it back).",
+           "unchanged": "Nothing changed.", "replace": "Replace {path} with the starter?",
+           "starter_back": "✓ The starter is back in:", "kept": "Your previous file is kept in:"},
+    "zh": {"kinds": {"answers": "次作答", "attempts": "次练习检查", "events": "条练习记录", "mocks": "次模拟面试",
+                     "settings": "项设置"},
+           "sep": "、", "count": "{n} {kind}", "new": "{n} {kind}",
+           "wrote": "✓ 已写入 {file}：{counts}", "imported": "✓ 已导入 {file}，新增：{counts}",
+           "all": "你的全部进度", "topic": "你在 {topic} 上的进度", "forget": "确定清除{what}吗？",
+           "forgot": "✓ 已清除{what}（{answers} 次作答，{attempts} 次练习检查）。备份在 {backup}"
+                     "（用 `torchprep progress import` 可以恢复）。",
+           "unchanged": "什么都没有改动。", "replace": "用初始代码替换 {path} 吗？",
+           "starter_back": "✓ 初始代码已放回：", "kept": "你原来的文件保存在："},
+}
+
+
+def counted(counts: Mapping[str, int], lang: str, *, new: bool = False) -> str:
+    """'3 answers, 0 attempts, ...' (or '3 new answers'), in ``lang``."""
+    words = CHANGE_WORDS[lang]
+    form = words["new" if new else "count"]
+    return words["sep"].join(form.format(n=n, kind=words["kinds"].get(kind, kind)) for kind, n in counts.items())
+
+
 def plain(console: Console, message: str, style: str | None = None) -> None:
-    # Not wrapped by rich: these messages carry paths and commands that must stay copyable.
-    console.print(Text(message, style=style or ""), soft_wrap=True)
+    # Not wrapped by rich: these messages carry paths and commands that must stay copyable (`code` as code).
+    console.print(inline(message, style=style), soft_wrap=True)
 
 
 def markup(console: Console, message: str) -> None:

@@ -36,6 +36,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path
     monkeypatch.setenv("TORCHPREP_CACHE", str(shared_cache))
     monkeypatch.setenv("TORCHPREP_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.delenv("TORCHPREP_BANKS", raising=False)
+    monkeypatch.delenv("TORCHPREP_LANG", raising=False)
     monkeypatch.delenv("TORCHPREP_EXERCISES", raising=False)
     monkeypatch.delenv("TORCHPREP_SOLUTIONS", raising=False)
     monkeypatch.delenv("TORCHPREP_BUILTIN_BANK", raising=False)

@@ -43,7 +43,7 @@ def interface_words() -> tuple[set[str], set[str]]:
             english += _strings(node.body)
             chinese += _strings(node.orelse)
     words = {w.lower() for text in english for w in WORD.findall(re.sub(r"\{[^}]*\}", " ", text))}
-    shared = {w.lower() for text in chinese for w in WORD.findall(text)}
+    shared = {w.lower() for text in chinese for w in WORD.findall(re.sub(r"\{[^}]*\}", " ", text))}
     return words - shared, shared
 
 
@@ -272,3 +272,16 @@ def test_an_error_outside_the_table_is_shown_as_it_was_raised():
     assert ui.error_in("something else went wrong", "zh") == "something else went wrong"
     assert ui.error_in("unknown language 'fr': use en or zh", "en") == "unknown language 'fr': use en or zh"
     assert ui.error_in("unknown language 'fr': use en or zh", "zh") == "不支持语言 'fr'：请用 en 或 zh"
+
+
+def test_torchprep_lang_sets_the_language_of_every_command_and_lang_still_wins(cli, monkeypatch, english_words,
+                                                                               tmp_path):
+    monkeypatch.setenv("TORCHPREP_LANG", "zh")
+    assert leftovers(cli("report").output, english_words) == [] and "备考情况" in cli("report").output
+    assert "Readiness" in cli("report", "--lang", "en").output
+    assert cli("check", "nonexist", expect=2).output.startswith("错误：没有名为 'nonexist' 的练习")
+    export = cli("progress", "export", tmp_path / "p.json").output
+    assert export.startswith("✓ 已写入") and leftovers(export, english_words) == []
+    imported = cli("progress", "import", tmp_path / "p.json").output
+    assert imported.startswith("✓ 已导入") and leftovers(imported, english_words) == []
+    assert cli("progress", "reset", input="n\n", expect=1).output.endswith("什么都没有改动。\n")

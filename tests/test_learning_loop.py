@@ -338,7 +338,7 @@ class TestPortableProgress:
         result = cli("progress", "reset", "--topic", "training-loop", input="n\n", expect=1)
         assert "Nothing changed" in result.output
         result = cli("progress", "reset", "--topic", "training-loop", input="y\n")
-        assert "Forgot your progress on training-loop (1 answers" in result.output.replace("\n", " ")
+        assert "Forgot your progress on Training loop (1 answers" in result.output.replace("\n", " ")
         with Store.open(isolated) as store:
             assert [a.topic for a in store.answers()] == ["autograd"]
         assert list((isolated / "backups").glob("progress-*.json"))

@@ -845,9 +845,16 @@ def _indented(text: str, width: int, indent: str = "    ") -> str:
     under its test; words and numbers are never split."""
     import textwrap
 
-    return "\n".join(textwrap.fill(line, width=max(20, width - 1), initial_indent=indent, subsequent_indent=indent,
-                                    break_long_words=False, break_on_hyphens=False) or indent
-                      for line in text.splitlines())
+    width = max(20, width - 1)
+    out = []
+    for line in text.splitlines():
+        if has_cjk(line):  # textwrap counts characters, and a Chinese one takes two cells
+            own = indent + line[:len(line) - len(line.lstrip())]
+            out += [own + part for part in wrap_text(line.strip(), width - cell_len(own)).split("\n")]
+        else:
+            out.append(textwrap.fill(line, width=width, initial_indent=indent, subsequent_indent=indent,
+                                     break_long_words=False, break_on_hyphens=False) or indent)
+    return "\n".join(out)
 
 
 def _test_line(test) -> Text:
@@ -971,11 +978,18 @@ def grade_result(console: Console, result, *, verbose: bool = False, lang: str =
             console.print(line)
     if len(summary) > 1 and any(wrong for _, wrong in summary):
         console.print()
-        line = Text()
+        # Broken only between tasks, never between a task and its mark (rich would break at any space).
+        line, used = Text(), 0
         for index, (task, wrong) in enumerate(summary):
-            if index:
+            item = f"{task} ✓" if not wrong else f"{task} ✗ {wrong}"
+            if index and used + 3 + cell_len(item) > console.width - 1:
+                line.append(" ·\n", style="muted")
+                used = 0
+            elif index:
                 line.append(" · ", style="muted")
-            line.append(f"{task} ✓" if not wrong else f"{task} ✗ {wrong}", style="ok" if not wrong else "bad")
+                used += 3
+            line.append(item, style="ok" if not wrong else "bad")
+            used += cell_len(item)
         console.print(line)
     if result.status == "pass":
         verdict = Text(words["pass"].format(p=result.passed, t=result.total), style="ok")

@@ -229,3 +229,39 @@ def test_the_catalog_cache_gives_the_parse_and_a_changed_exercise_yaml_is_read_a
     for entry in cache.glob("catalog-*.pickle"):
         entry.write_bytes(b"not a pickle")
     assert catalog.cached_scan(root, cache)[0][0].difficulty == 2, "a broken cache entry costs a parse"
+
+
+def _check_screen(result, width: int, lang: str) -> str:
+    import io
+
+    from rich.console import Console
+
+    from quiz import ui
+
+    out = io.StringIO()
+    ui.grade_result(Console(file=out, width=width, height=40, color_system=None), result, lang=lang)
+    return out.getvalue()
+
+
+def test_the_check_screen_keeps_each_task_with_its_mark_and_a_chinese_message_under_its_test():
+    from rich.cells import cell_len
+
+    from quiz.grading.results import GradeResult, TestResult
+
+    message = "还没有实现：仍然抛出 NotImplementedError（你的文件第 24 行：raise NotImplementedError），" * 2
+    tests = [TestResult(f"test_{task}", task, "fail" if task == "mask_below" else "pass",
+                        message if task == "mask_below" else "")
+             for task in ("gather_rows", "segment_sum", "mask_below", "one_hot", "pairwise_distances",
+                          "batched_bilinear")]
+    result = GradeResult("tensor_ops", "fail", "", tuple(tests), 0.5, "x.py", None)
+    for width in (60, 80, 100):
+        for lang in ("en", "zh"):
+            lines = _check_screen(result, width, lang).splitlines()
+            assert all(cell_len(line) <= width for line in lines), (width, lang)
+            start = next(n for n, line in enumerate(lines) if "还没有实现" in line)
+            end = next(n for n, line in enumerate(lines) if n > start and line.startswith(("✓", "✗")))
+            assert end - start >= 2 and all(line.startswith("    ") for line in lines[start:end]), lines
+            summary = [line for line in lines if ("✓" in line or "✗" in line) and not line.startswith(("✓", "✗"))]
+            items = " ".join(summary).replace(" · ", "|").replace(" ·", "|").split("|")
+            assert [item.strip().split()[0] for item in items] == [t.task for t in tests], summary
+            assert all(item.strip().split()[1] in ("✓", "✗") for item in items), summary

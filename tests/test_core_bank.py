@@ -882,8 +882,16 @@ def test_a_character_yaml_does_not_allow_is_found_at_its_line_by_either_parser(t
      "invalid YAML: !!float 'x' cannot be read as its tag says (could not convert string to float: 'x')"),
     ("format_version: 1\nquestions: []\nwhen: [2026-01-01, !!timestamp 2026-13-01]\n", 3,
      "invalid YAML: !!timestamp '2026-13-01' cannot be read as its tag says (month must be in 1..12)"),
+    # found past a list that holds itself (walked once) and past a merge key (not a value of its own)
+    ("format_version: 1\nquestions: []\nloop: &loop [1, *loop, !!int x]\n", 3,
+     "invalid YAML: !!int 'x' cannot be read as its tag says (invalid literal for int() with base 10: 'x')"),
+    ("format_version: 1\nquestions: []\nbad: !!int x\nloop: &loop [1, *loop]\n", 3,
+     "invalid YAML: !!int 'x' cannot be read as its tag says (invalid literal for int() with base 10: 'x')"),
+    ("format_version: 1\nquestions: []\n<<: {a: 1}\nbad: !!float y\n", 4,
+     "invalid YAML: !!float 'y' cannot be read as its tag says (could not convert string to float: 'y')"),
 ])
-def test_a_value_its_tag_cannot_build_is_a_problem_at_its_line_not_a_traceback(tmp_path, text, line, message):
+def test_a_value_its_tag_cannot_build_is_a_problem_at_its_line_not_a_traceback(tmp_path, libyaml, text, line,
+                                                                                message):
     assert found(write(tmp_path, "tag", text)) == [(line, None, message)]
 
 

@@ -70,6 +70,10 @@ if grep -q '^\[tool\.mutmut\]' pyproject.toml; then
     echo "note: pyproject.toml has a [tool.mutmut] section; mutmut uses it instead of this script's setup.cfg" >&2
 fi
 
+# Which tests reach which function is mutmut's stats, kept beside its results: a function added since (or a test
+# that now reaches it) would be tested by a stale list, and its mutants reported as survivors. Recomputed every run.
+rm -f mutants/mutmut-stats.json
+
 "$PYTHON" -m mutmut run --max-children "${MUTATION_JOBS:-$(nproc)}" "$@" || true
 
 "$PYTHON" - "${MODULES[@]}" <<'EOF'

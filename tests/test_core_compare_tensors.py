@@ -130,3 +130,24 @@ def test_values_are_printed_to_six_significant_digits():
     assert compare._values(torch.tensor([1 / 3, 2.0, 1e-9])) == "[0.333333, 2, 1e-09]"
     assert compare._values(torch.tensor([[1, 2], [3, 4]])) == "[1, 2, 3, 4]"
     assert compare._values(torch.tensor([True])) == "[True]"
+
+
+def test_an_exact_comparison_takes_nan_only_for_nan():
+    assert diff(t([1.0, math.nan]), t([1.0, math.nan]), exact=True) is None
+    assert diff(t([1.0, math.nan]), t([1.0, 2.0]), exact=True) == "out: expected [1, nan], got [1, 2] (1 of 2 differ)"
+    assert diff(t([1.0, 2.0]), t([1.0, math.nan]), exact=True) == "out: expected [1, 2], got [1, nan] (1 of 2 differ)"
+    assert diff(t([1, 2]), t([1.0, 2.0]), exact=True, check_dtype=False) is None
+
+
+def test_a_long_exact_difference_names_its_first_place_and_no_greatest_difference():
+    want = list(range(100))
+    got = want[:37] + [0] + want[38:]
+    assert diff(t(want), t(got)) == "out: 1 of 100 values differ; the first at [37]: expected 37, got 0"
+
+
+def test_a_float_dtype_without_its_own_tolerance_is_compared_to_1e_7():
+    float8 = torch.float8_e4m3fn
+    one = {TENSOR: torch.tensor([1.0]).to(float8), "device": "cpu"}
+    assert diff(one, {TENSOR: torch.tensor([1.0]).to(float8), "device": "cpu"}) is None
+    message = diff(one, {TENSOR: torch.tensor([1.125]).to(float8), "device": "cpu"})
+    assert message is not None and message.startswith("out: expected ") and "(1 of 1 differ)" in message

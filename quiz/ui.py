@@ -182,13 +182,14 @@ INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
 def inline(text: str, style: str | None = None) -> Text:
-    """Text with `inline code` drawn as code (the backticks dropped); wrapping never splits a code span."""
+    """Text with `inline code` drawn as code (the backticks dropped). Its spaces stay spaces, so a command
+    copied from the screen runs; para() wraps text with code so that no span is split (rich would break at a
+    no-break space as at any other)."""
     out = Text(style=style or "")
     position = 0
     for match in INLINE_CODE.finditer(text):
         out.append(text[position:match.start()])
-        out.append(match.group(1).replace(" ", "\u00a0") if len(match.group(1)) <= 40 else match.group(1),
-                   style="code")
+        out.append(match.group(1), style="code")
         position = match.end()
     out.append(text[position:])
     return out
@@ -816,8 +817,8 @@ def exercise_started(console: Console, exercise, path, created: bool, lang: str 
     short = localize(exercise.short_title or exercise.title, lang)
     body = Group(Text(title, style="key"), Text(""), para(_reflow(localize(exercise.summary, lang)), console.width - 4))
     console.print(Panel(body, title=f"{exercise.id}: {short}", title_align="left", box=box.ROUNDED))
-    console.print(inline(words["next"].format(tasks=words["sep"].join(exercise.tasks), id=exercise.id),
-                         style="muted"))
+    console.print(para(words["next"].format(tasks=words["sep"].join(exercise.tasks), id=exercise.id),
+                       console.width, style="muted"))
 
 
 def _reflow(text: str) -> str:
@@ -1495,7 +1496,7 @@ def mock_summary(console: Console, outcome, lang: str = "en", *, code_note: tupl
                          + (words["ran_out"] if outcome.time_up else ""), style="muted"))
     if code_note is not None and exercise is not None:
         kind, path = code_note
-        console.print(inline(words[kind].format(id=exercise.id), style="muted"))
+        console.print(para(words[kind].format(id=exercise.id), console.width, style="muted"))
         console.print(Text("  " + str(path)), soft_wrap=True)  # a path on its own line, never broken
     console.print(para(words["saved"], console.width, style="muted"))
 
@@ -1605,7 +1606,7 @@ def plan_view(console: Console, plan, lang: str = "en", *, only_today: bool = Fa
         if count:
             console.print(Text(words["start"].format(n=count), style="muted"))
         if day.exercises:
-            console.print(inline(words["exercise_next"].format(id=day.exercises[0]), style="muted"))
+            console.print(para(words["exercise_next"].format(id=day.exercises[0]), console.width, style="muted"))
         if day.task_reviews:
             due_tasks_view(console, day.task_reviews, lang)
         return

@@ -140,6 +140,9 @@ def test_commands_named_on_a_screen_are_drawn_as_code_never_with_their_backticks
     }
     assert "torchprep" in screens["check"], "the check screen names the next command to run"
     assert {name: output for name, output in screens.items() if "`" in output} == {}
+    # a command copied from the screen must run: its spaces are spaces, not no-break spaces
+    assert {name: output for name, output in screens.items() if "\u00a0" in output} == {}
+    assert "torchprep hint adder" in " ".join(screens["check"].split())
 
 
 def test_the_learning_loop_screens_in_chinese_have_no_english_interface_words(cli, isolated, english_words,

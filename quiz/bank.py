@@ -572,9 +572,11 @@ def read_file(path: Path) -> tuple[list[Question], list[BankProblem]]:
 
     try:
         document, data = _parse(source)
-    except yaml.reader.ReaderError as error:  # a character YAML does not allow: its place, not the parser's text
-        character = error.character  # its code, from libyaml and from PyYAML's own reader alike
-        checker.problem(source[:error.position].count("\n") + 1, None,
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: found again here, for its line
+        # (libyaml gives its place in bytes of UTF-8, PyYAML's own reader in characters)
+        found = yaml.reader.Reader.NON_PRINTABLE.search(source)
+        character = ord(found.group()) if found else error.character
+        checker.problem(source[:found.start()].count("\n") + 1 if found else None, None,
                         f"invalid YAML: character #x{character:04x} is not allowed in a YAML file")
         return [], checker.problems
     except yaml.YAMLError as error:

@@ -873,6 +873,9 @@ def libyaml(request, monkeypatch) -> bool:
 def test_a_character_yaml_does_not_allow_is_found_at_its_line_by_either_parser(tmp_path, libyaml):
     path = write(tmp_path, "file", "format_version: 1\nquestions: []\n\nb: x\x1by\n")
     assert found(path) == [(4, None, "invalid YAML: character #x001b is not allowed in a YAML file")]
+    # after Chinese text: libyaml counts its place in bytes, three to a character here
+    path = write(tmp_path, "file", "format_version: 1\nquestions: []\na: " + "中文" * 40 + "\nb: 1\nc: x\x07y\nd: 2\n")
+    assert found(path) == [(5, None, "invalid YAML: character #x0007 is not allowed in a YAML file")]
 
 
 @pytest.mark.parametrize("text, line, message", [

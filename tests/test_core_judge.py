@@ -329,7 +329,10 @@ def test_a_broken_stream_is_an_error_whatever_the_tests_said(fake_torch, tmp_pat
     run = [session(), passing(), passing("test_large", 30)]
     (result,), _, _ = grade(tmp_path, catalog, {sub: Script(run, raw=b"\x00\x01")}, [sub])
     assert (result.status, result.message) == (
-        "error", "the grading run's report is broken: the stream ends in the middle of a record")
+        "error", "the grading run's report is broken: the stream ends in the middle of a record (the run ended with "
+                 "exit code 0)")
+    (result,), _, _ = grade(tmp_path, catalog, {sub: Script(run, raw=b"\x00\x01", code=-9)}, [sub])
+    assert result.message.endswith("the stream ends in the middle of a record (the run was killed by SIGKILL)")
 
 
 def test_the_first_session_record_counts_and_bad_test_names_are_ignored(fake_torch, tmp_path, catalog):

@@ -281,7 +281,7 @@ class Judge:
             else:
                 how = f"ended with exit code {code}"
             if problem:
-                reason = f"the grading run's report is broken: {problem}"
+                reason = f"the grading run's report is broken: {problem} (the run {how})"
             elif code == 70:
                 reason = "the grading sandbox could not be set up: " + compare.clean(outcome["log"][-600:])
             elif sub_session is None:

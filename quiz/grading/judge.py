@@ -323,10 +323,7 @@ class Judge:
                 problem = f"cannot read {path}: {error.strerror}"
             else:
                 problem = _syntax_problem(source, path.name)
-            if problem is not None:
-                result = GradeResult(self.job["exercise"], "error", problem, (), 0.0, str(path),
-                                     sha256(source) if source is not None else None, notes=tuple(run_notes))
-            else:
+            if problem is None:
                 outcome = self.run(path.name if path.suffix == ".py" else "submission.py", source,
                                    sources["tests"], hide)
                 if self.job.get("hidden_reference") and outcome["isolation"] != sandbox.NAMESPACES:
@@ -339,9 +336,9 @@ class Judge:
                         result = self.verdict(reference, path, source, outcome, began, run_notes)
                     except JobError as error:
                         problem = str(error)
-                if problem is not None:
-                    result = GradeResult(self.job["exercise"], "error", problem, (), 0.0, str(path),
-                                         sha256(source), notes=tuple(run_notes))
+            if problem is not None:  # not graded: unreadable, not Python, or nothing to grade it against
+                result = GradeResult(self.job["exercise"], "error", problem, (), 0.0, str(path),
+                                     sha256(source) if source is not None else None, notes=tuple(run_notes))
             with done_lock:
                 done += 1
                 self.progress({"progress": done, "total": total, "status": result.status})
